@@ -1,0 +1,1 @@
+"""Helpdesk adapters: Zendesk (zenpy), Freshdesk (requests) and a local folder. Never imports worker/."""

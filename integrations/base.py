@@ -1,0 +1,119 @@
+"""Helpdesk-neutral types, the `Helpdesk` protocol and the error tree.
+
+Every helpdesk adapter (zendesk, freshdesk, local) turns its vendor's shapes into these frozen
+dataclasses, so the pipeline never sees a vendor payload. Nothing here does I/O.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol, Sequence, runtime_checkable
+
+AuthorRole = Literal["requester", "agent", "system"]
+
+
+@dataclass(frozen=True)
+class TicketEvent:
+    """One webhook delivery, reduced to what the job needs.
+
+    `delivery_id` is the vendor's idempotency handle when it has one (Zendesk invocation or event id),
+    else a hash of the raw body. The job never trusts text from the webhook: it re-reads the ticket.
+    """
+
+    helpdesk: str  # "zendesk" | "freshdesk" | "local"
+    ticket_id: int
+    kind: str  # e.g. "ticket_created", "comment_added", "ticket_updated"
+    delivery_id: str
+    actor_id: str | None = None  # who caused the update, when the vendor says
+
+
+@dataclass(frozen=True)
+class Message:
+    """One entry of a ticket's conversation (Zendesk comment, Freshdesk conversation)."""
+
+    id: str
+    author_id: str | None
+    author_role: AuthorRole
+    body: str  # plain text, HTML already stripped
+    public: bool
+    created_at: datetime  # UTC
+    html: str = ""  # vendor HTML when there is one; used to find Deskhand's marker
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A ticket with its whole conversation, oldest message first."""
+
+    id: int
+    subject: str
+    requester_id: str | None
+    status: str
+    tags: tuple[str, ...] = ()
+    messages: tuple[Message, ...] = ()
+    group_id: str | None = None
+    locale: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def customer_messages(self) -> list[Message]:
+        """Public messages written by the requester (or another end user), oldest first."""
+        return [m for m in self.messages if m.author_role == "requester" and m.public]
+
+    def latest_customer_message(self) -> Message | None:
+        msgs = self.customer_messages()
+        return msgs[-1] if msgs else None
+
+
+@runtime_checkable
+class Helpdesk(Protocol):
+    """What the pipeline needs from a helpdesk. One contract test runs every implementation.
+
+    Implementations raise `TransientHelpdeskError` for 429/5xx/timeouts, `TicketNotFound` for a
+    deleted ticket and `PermanentHelpdeskError` for any other 4xx.
+    """
+
+    name: str
+
+    def fetch_ticket(self, ticket_id: int) -> Ticket:
+        """Return the ticket and its whole conversation (all pages), oldest message first."""
+
+    def post_note(self, ticket_id: int, html: str) -> str:
+        """Post `html` as a private internal note (never public); return the new note's id."""
+
+    def add_tags(self, ticket_id: int, tags: Sequence[str]) -> None:
+        """Add `tags` to the ticket; tags already on it always survive."""
+
+    def set_group(self, ticket_id: int, group_id: str) -> None:
+        """Assign the ticket to a group (Zendesk group id, Freshdesk group_id)."""
+
+
+class HelpdeskError(Exception):
+    """Base of every error a helpdesk adapter or webhook parser raises."""
+
+
+class InvalidSignature(HelpdeskError):
+    """The webhook's signature or shared secret did not verify (answer 401)."""
+
+
+class MalformedPayload(HelpdeskError):
+    """The webhook body is not something we can parse (answer 400)."""
+
+
+class TransientHelpdeskError(HelpdeskError):
+    """429, 5xx, timeouts, connection errors: retry later, after `retry_after_s` if given."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None, status: int | None = None):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.status = status
+
+
+class PermanentHelpdeskError(HelpdeskError):
+    """Any other 4xx: retrying would fail the same way. Recorded, never retried."""
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class TicketNotFound(PermanentHelpdeskError):
+    """404 on the ticket: it was deleted or merged. Record and stop."""

@@ -1,0 +1,181 @@
+"""A helpdesk made of JSON files in a folder, for the demo and for dry runs.
+
+A ticket is `<root>/<id>.json`:
+
+    {"id": 1001, "subject": "…", "requester": {"id": "u-1", "name": "…", "email": "…"},
+     "status": "open", "tags": ["web"], "group_id": null, "locale": "en",
+     "messages": [{"id": "m1", "author_id": "u-1", "author_role": "requester", "public": true,
+                   "created_at": "2026-11-20T10:00:00Z", "body": "…", "html": "…"}]}
+
+`post_note` appends a private agent message to the file and also writes the note's HTML beside it as
+`<root>/<id>.note-<n>.html`, so a person can open what Deskhand would have posted. Every write replaces
+the file atomically (temp file + `os.replace`) under an exclusive `fcntl` lock on `<root>/.<id>.lock`, so
+threads and processes never lose each other's changes and readers never see half a file.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from bs4 import BeautifulSoup
+
+from integrations.base import Message, PermanentHelpdeskError, Ticket, TicketNotFound
+
+NAME = "local"
+NOTE_AUTHOR_ID = "deskhand"
+_ROLES = ("requester", "agent", "system")
+
+
+class LocalHelpdesk:
+    """`Helpdesk` over a folder of ticket JSON files (see the module docstring for the format).
+
+    Raises `TicketNotFound` for a missing `<id>.json` and `PermanentHelpdeskError` for a file that is
+    not a valid ticket. Never touches the network.
+    """
+
+    name = NAME
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._thread_lock = threading.Lock()  # flock also serializes threads; this keeps it cheap
+
+    def fetch_ticket(self, ticket_id: int) -> Ticket:
+        """The ticket and its messages, oldest first (ties keep file order)."""
+        return ticket_from_json(self._read(int(ticket_id)))
+
+    def post_note(self, ticket_id: int, html: str) -> str:
+        """Append a private agent message `note-<n>` and write `<id>.note-<n>.html`; return `note-<n>`."""
+        with self._locked(int(ticket_id)):
+            data = self._read(int(ticket_id))
+            messages = data.setdefault("messages", [])
+            n = 1 + sum(1 for m in messages if str(m.get("id", "")).startswith("note-"))
+            note_id = f"note-{n}"
+            messages.append(
+                {
+                    "id": note_id,
+                    "author_id": NOTE_AUTHOR_ID,
+                    "author_role": "agent",
+                    "public": False,
+                    "created_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+                    "body": html_to_text(html),
+                    "html": html,
+                }
+            )
+            _atomic_write(self.root / f"{int(ticket_id)}.{note_id}.html", html)
+            self._write(int(ticket_id), data)
+        return note_id
+
+    def add_tags(self, ticket_id: int, tags: Sequence[str]) -> None:
+        """Merge `tags` into the ticket's tags: existing first, no duplicates."""
+        with self._locked(int(ticket_id)):
+            data = self._read(int(ticket_id))
+            data["tags"] = list(dict.fromkeys(t for t in (*(data.get("tags") or []), *tags) if t))
+            self._write(int(ticket_id), data)
+
+    def set_group(self, ticket_id: int, group_id: str) -> None:
+        """Set the ticket's `group_id` (stored as given)."""
+        with self._locked(int(ticket_id)):
+            data = self._read(int(ticket_id))
+            data["group_id"] = group_id
+            self._write(int(ticket_id), data)
+
+    def _path(self, ticket_id: int) -> Path:
+        return self.root / f"{ticket_id}.json"
+
+    def _read(self, ticket_id: int) -> dict[str, Any]:
+        try:
+            text = self._path(ticket_id).read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise TicketNotFound(f"no local ticket {ticket_id} in {self.root}") from exc
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise PermanentHelpdeskError(f"{self._path(ticket_id)} is not valid JSON") from exc
+        if not isinstance(data, dict):
+            raise PermanentHelpdeskError(f"{self._path(ticket_id)} is not a JSON object")
+        return data
+
+    def _write(self, ticket_id: int, data: dict[str, Any]) -> None:
+        _atomic_write(self._path(ticket_id), json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+    @contextmanager
+    def _locked(self, ticket_id: int) -> Iterator[None]:
+        if not self._path(ticket_id).exists():
+            raise TicketNotFound(f"no local ticket {ticket_id} in {self.root}")
+        with self._thread_lock, open(self.root / f".{ticket_id}.lock", "a") as lock_file:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+
+
+def ticket_from_json(data: dict[str, Any]) -> Ticket:
+    """Build a `Ticket` from the local JSON format; raises `PermanentHelpdeskError` on a bad file."""
+    try:
+        requester = data.get("requester") or {}
+        messages = []
+        for m in data.get("messages") or ():
+            role = m.get("author_role", "requester")
+            if role not in _ROLES:
+                raise PermanentHelpdeskError(f"unknown author_role {role!r} in local ticket {data.get('id')}")
+            messages.append(
+                Message(
+                    id=str(m["id"]),
+                    author_id=None if m.get("author_id") is None else str(m["author_id"]),
+                    author_role=role,
+                    body=str(m.get("body") or ""),
+                    public=bool(m.get("public", True)),
+                    created_at=_parse_time(m["created_at"]),
+                    html=str(m.get("html") or ""),
+                )
+            )
+        messages.sort(key=lambda msg: msg.created_at)
+        return Ticket(
+            id=int(data["id"]),
+            subject=str(data.get("subject") or ""),
+            requester_id=None if requester.get("id") is None else str(requester["id"]),
+            status=str(data.get("status") or "open"),
+            tags=tuple(data.get("tags") or ()),
+            messages=tuple(messages),
+            group_id=None if data.get("group_id") is None else str(data["group_id"]),
+            locale=data.get("locale"),
+            fields={str(k): str(v) for k, v in (data.get("fields") or {}).items()},
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PermanentHelpdeskError(f"local ticket {data.get('id')!r} is malformed ({exc})") from exc
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML fragment, one line per block, hidden comments dropped."""
+    return BeautifulSoup(html, "html.parser").get_text("\n", strip=True)
+
+
+def _parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

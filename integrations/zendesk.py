@@ -1,0 +1,564 @@
+"""Zendesk: webhook verification and parsing (pure) and a `Helpdesk` client built on zenpy.
+
+Pure functions hold the vendor knowledge and are tested without a network:
+`verify_signature`, `parse_event`, `decipher_response`, `parse_retry_after`, `ticket_from_api`,
+`comment_id_from_update`. `ZendeskHelpdesk` is the thin shell that talks HTTP through zenpy.
+
+Vendor docs followed:
+- webhook signing: https://developer.zendesk.com/documentation/webhooks/verifying/
+- event payloads: https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events/
+- tickets / comments / tags: https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/ ,
+  https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_comments/ ,
+  https://developer.zendesk.com/api-reference/ticketing/ticket-management/tags/
+- rate limits: https://developer.zendesk.com/api-reference/introduction/rate-limits/
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import requests
+import structlog
+from zenpy import Zenpy
+from zenpy.lib.api_objects import Comment as ZenpyComment
+from zenpy.lib.api_objects import Ticket as ZenpyTicket
+from zenpy.lib.api_objects import TicketAudit as ZenpyTicketAudit
+from zenpy.lib.exception import ZenpyException
+
+from integrations.base import (
+    AuthorRole,
+    HelpdeskError,
+    InvalidSignature,
+    MalformedPayload,
+    Message,
+    PermanentHelpdeskError,
+    Ticket,
+    TicketEvent,
+    TicketNotFound,
+    TransientHelpdeskError,
+)
+
+log = structlog.get_logger()
+
+NAME = "zendesk"
+
+SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
+INVOCATION_ID_HEADER = "X-Zendesk-Webhook-Invocation-Id"
+
+#: The JSON body pasted into the trigger's "Notify active webhook" action. Ids are quoted so an empty
+#: placeholder still yields valid JSON; the webhook's text is never trusted (the job re-reads the ticket).
+TRIGGER_BODY_TEMPLATE = (
+    '{"deskhand_event": "ticket_changed", "ticket_id": "{{ticket.id}}", '
+    '"current_user_id": "{{current_user.id}}", "updated_at": "{{ticket.updated_at_with_timestamp}}"}'
+)
+
+EVENT_TYPE_PREFIX = "zen:event-type:"
+#: Event-subscription types that start a job; every other `zen:event-type:*` is acknowledged and ignored.
+HANDLED_EVENT_TYPES: Mapping[str, str] = {
+    "zen:event-type:ticket.created": "ticket_created",
+    "zen:event-type:ticket.comment_added": "comment_added",
+}
+
+#: "Ticket comment bodies are limited to 64kB. Any characters exceeding this limit are truncated. No error
+#: is reported." A truncated note would lose Deskhand's marker (it sits at the end), so refuse instead.
+MAX_COMMENT_BYTES = 64 * 1024
+
+_SHOW_MANY_MAX_IDS = 100  # users/show_many accepts at most 100 ids per call
+_SYSTEM_AUTHOR_ID = "-1"  # Zendesk attributes some automatic comments to user -1
+
+
+# ---------------------------------------------------------------------------------------------------
+# Webhook: signature and parsing (pure)
+# ---------------------------------------------------------------------------------------------------
+
+
+def verify_signature(
+    *,
+    secret: str,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    max_skew_s: int = 300,
+    now: datetime | None = None,
+) -> None:
+    """Check a Zendesk webhook signature over the raw request body; return None when it verifies.
+
+    `signature` must equal base64(HMAC-SHA256(key=secret as UTF-8 bytes, msg=timestamp + body)), where
+    `timestamp` is the exact `X-Zendesk-Webhook-Signature-Timestamp` header value (ISO-8601 UTC such as
+    `2026-11-29T10:00:00Z`, or integer epoch seconds) and `body` the raw bytes as received. The secret is
+    used as-is (it looks like base64 but is not decoded). The timestamp must lie within ±`max_skew_s`
+    seconds of `now` (default: the current UTC time), which bounds replays.
+
+    Raises `InvalidSignature(reason)` on an empty secret or signature, an unparseable, stale or future
+    timestamp, or a mismatch. Follows https://developer.zendesk.com/documentation/webhooks/verifying/ .
+    """
+    if not secret:
+        raise InvalidSignature("no signing secret configured")
+    if not signature:
+        raise InvalidSignature("missing signature")
+    signed_at = _parse_signature_timestamp(timestamp)
+    now = now or datetime.now(timezone.utc)
+    skew_s = (now - signed_at).total_seconds()
+    if skew_s > max_skew_s:
+        raise InvalidSignature(f"stale timestamp ({skew_s:.0f}s old)")
+    if skew_s < -max_skew_s:
+        raise InvalidSignature(f"timestamp in the future ({-skew_s:.0f}s ahead)")
+    digest = hmac.new(secret.encode("utf-8"), timestamp.encode("utf-8") + body, hashlib.sha256).digest()
+    expected = base64.b64encode(digest)
+    if not hmac.compare_digest(expected, signature.strip().encode("utf-8", "replace")):
+        raise InvalidSignature("signature mismatch")
+
+
+def parse_event(headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
+    """Turn one Zendesk webhook delivery into a `TicketEvent`, or None for a known event we ignore.
+
+    Two body shapes are understood:
+    - Deskhand's trigger body (`TRIGGER_BODY_TEMPLATE`): kind = its `deskhand_event` value,
+      actor_id = `current_user_id`;
+    - an event-subscription envelope (`{"type": "zen:event-type:…", "id": <uuid>, "subject":
+      "zen:ticket:<id>", "detail": {...}, "event": {...}}`): `ticket.created` → kind "ticket_created",
+      `ticket.comment_added` → kind "comment_added" (actor_id = the comment author, else
+      `detail.actor_id`); every other `zen:event-type:*` (other ticket.*, user.*, organization.* …)
+      returns None so the view answers 200 and Zendesk does not retry.
+
+    delivery_id is the envelope `id`, else the `X-Zendesk-Webhook-Invocation-Id` header (looked up
+    case-insensitively), else the sha256 hex digest of the body. Ids arrive as strings and are cast.
+
+    Raises `MalformedPayload` for invalid JSON, an unknown body shape, a missing or non-numeric ticket id.
+    Shapes: https://developer.zendesk.com/api-reference/webhooks/event-types/webhook-event-types/ .
+    """
+    payload = _load_json_object(body)
+    invocation_id = _header(headers, INVOCATION_ID_HEADER)
+    body_digest = hashlib.sha256(body).hexdigest()
+
+    if "deskhand_event" in payload:
+        kind = payload.get("deskhand_event")
+        if not isinstance(kind, str) or not kind.strip():
+            raise MalformedPayload("deskhand_event must be a non-empty string")
+        return TicketEvent(
+            helpdesk=NAME,
+            ticket_id=_ticket_id(payload.get("ticket_id")),
+            kind=kind.strip(),
+            delivery_id=invocation_id or body_digest,
+            actor_id=_optional_id(payload.get("current_user_id")),
+        )
+
+    event_type = payload.get("type")
+    if not isinstance(event_type, str) or not event_type.startswith(EVENT_TYPE_PREFIX):
+        raise MalformedPayload("neither a Deskhand trigger body nor a Zendesk event envelope")
+    kind = HANDLED_EVENT_TYPES.get(event_type)
+    if kind is None:
+        return None
+
+    detail = payload.get("detail") if isinstance(payload.get("detail"), dict) else {}
+    event = payload.get("event") if isinstance(payload.get("event"), dict) else {}
+    comment = event.get("comment") if isinstance(event.get("comment"), dict) else {}
+    author = comment.get("author") if isinstance(comment.get("author"), dict) else {}
+    envelope_id = payload.get("id")
+    return TicketEvent(
+        helpdesk=NAME,
+        ticket_id=_envelope_ticket_id(detail.get("id"), payload.get("subject")),
+        kind=kind,
+        delivery_id=str(envelope_id) if envelope_id else (invocation_id or body_digest),
+        actor_id=_optional_id(author.get("id")) or _optional_id(detail.get("actor_id")),
+    )
+
+
+def _parse_signature_timestamp(timestamp: str) -> datetime:
+    value = (timestamp or "").strip()
+    if not value:
+        raise InvalidSignature("missing signature timestamp")
+    if value.isdigit():
+        return datetime.fromtimestamp(int(value), tz=timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidSignature("unparseable signature timestamp") from exc
+    if parsed.tzinfo is None:  # Zendesk always sends "Z"; a bare time is read as UTC.
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _envelope_ticket_id(detail_id: Any, subject: Any) -> int:
+    # The ticket id is in `detail.id`; `subject` ("zen:ticket:<id>") says the same. Some third-party
+    # receivers read the wrong field (Pipedream #18260), so when both are present they must agree.
+    subject_id = None
+    if isinstance(subject, str) and subject.startswith("zen:ticket:"):
+        subject_id = _ticket_id(subject.removeprefix("zen:ticket:"))
+    if detail_id in (None, ""):
+        if subject_id is None:
+            raise MalformedPayload("event has no ticket id (detail.id / subject)")
+        return subject_id
+    ticket_id = _ticket_id(detail_id)
+    if subject_id is not None and subject_id != ticket_id:
+        raise MalformedPayload("detail.id and subject name different tickets")
+    return ticket_id
+
+
+# ---------------------------------------------------------------------------------------------------
+# Responses: errors and data (pure)
+# ---------------------------------------------------------------------------------------------------
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP-date); None if absent/invalid.
+
+    Negative values and past dates give 0.0. https://www.rfc-editor.org/rfc/rfc9110#field.retry-after
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def decipher_response(status: int, headers: Mapping[str, str], *, what: str = "") -> HelpdeskError | None:
+    """Map an HTTP status to the error the adapter raises, or None for 2xx/3xx.
+
+    429 and 5xx → `TransientHelpdeskError` (retry_after_s from `Retry-After` when present);
+    409 → `TransientHelpdeskError` (Zendesk answers 409 when updates to one ticket collide; a retry
+    re-applies the change); 404 → `TicketNotFound`; any other 4xx → `PermanentHelpdeskError`.
+    The status is kept on the error. https://developer.zendesk.com/api-reference/introduction/rate-limits/
+    """
+    if status < 400:
+        return None
+    label = f"Zendesk {what} answered {status}".replace("  ", " ")
+    if status == 429 or status == 409 or status >= 500:
+        retry_after_s = parse_retry_after(_header(headers, "Retry-After"))
+        return TransientHelpdeskError(label, retry_after_s=retry_after_s, status=status)
+    if status == 404:
+        return TicketNotFound(label, status=status)
+    return PermanentHelpdeskError(label, status=status)
+
+
+def ticket_from_api(
+    ticket: Mapping[str, Any],
+    comments: Iterable[Mapping[str, Any]],
+    users: Iterable[Mapping[str, Any]],
+    *,
+    bot_user_id: str = "",
+) -> Ticket:
+    """Build a `Ticket` from Zendesk JSON: the `ticket` object, its comments and their authors.
+
+    `comments` are comment objects as returned by `GET /api/v2/tickets/{id}/comments` (any order; the
+    result is oldest first, ties kept in API order); `users` are user objects (`users/show_many`) used
+    for author roles: "end-user" → "requester", "agent"/"admin" → "agent"; the configured
+    `bot_user_id` is always "agent"; user -1 is "system". An author missing from `users` (deleted user)
+    is "requester" if they are the ticket's requester, else "agent" (never draft for an unknown author).
+    `body` is `plain_body` (fallback `body`), `html` is `html_body`; times become aware UTC datetimes.
+    The requester's `locale` (when among `users`) becomes the ticket locale. Custom fields with a value
+    become `fields` (`{"<field id>": "<value>"}`).
+    """
+    roles = {str(u.get("id")): str(u.get("role") or "") for u in users if u.get("id") is not None}
+    locales = {str(u.get("id")): u.get("locale") for u in users if u.get("id") is not None}
+    requester_id = _optional_id(ticket.get("requester_id"))
+
+    def role_of(author_id: str | None) -> AuthorRole:
+        if author_id is None or author_id == _SYSTEM_AUTHOR_ID:
+            return "system"
+        if bot_user_id and author_id == str(bot_user_id):
+            return "agent"
+        role = roles.get(author_id)
+        if role == "end-user":
+            return "requester"
+        if role in ("agent", "admin"):
+            return "agent"
+        return "requester" if author_id == requester_id else "agent"
+
+    messages = []
+    for c in comments:
+        author_id = _optional_id(c.get("author_id"))
+        plain = c.get("plain_body")
+        messages.append(
+            Message(
+                id=str(c.get("id")),
+                author_id=author_id,
+                author_role=role_of(author_id),
+                body=plain if isinstance(plain, str) else str(c.get("body") or ""),
+                public=bool(c.get("public")),
+                created_at=_parse_time(c.get("created_at")),
+                html=str(c.get("html_body") or ""),
+            )
+        )
+    messages.sort(key=lambda m: m.created_at)  # stable: equal times keep the API's order
+
+    fields = {
+        str(f.get("id")): str(f.get("value"))
+        for f in ticket.get("custom_fields") or ()
+        if isinstance(f, Mapping) and f.get("value") not in (None, "")
+    }
+    return Ticket(
+        id=_ticket_id(ticket.get("id")),
+        subject=str(ticket.get("subject") or ticket.get("raw_subject") or ""),
+        requester_id=requester_id,
+        status=str(ticket.get("status") or ""),
+        tags=tuple(ticket.get("tags") or ()),
+        messages=tuple(messages),
+        group_id=_optional_id(ticket.get("group_id")),
+        locale=locales.get(requester_id) if requester_id else None,
+        fields=fields,
+    )
+
+
+def comment_id_from_update(response: Mapping[str, Any]) -> str:
+    """The id of the comment an Update Ticket call created: the audit's `Comment` event id.
+
+    `response` is the `PUT /api/v2/tickets/{id}` JSON (`{"ticket": {...}, "audit": {"id", "events"}}`).
+    Falls back to the audit id when no Comment event is listed. Raises `PermanentHelpdeskError` when the
+    response carries neither (the update may have been a no-op, see zenpy #236).
+    """
+    audit = response.get("audit") or {}
+    for event in audit.get("events") or ():
+        if isinstance(event, Mapping) and event.get("type") == "Comment" and event.get("id") is not None:
+            return str(event["id"])
+    if audit.get("id") is not None:
+        return str(audit["id"])
+    raise PermanentHelpdeskError("Zendesk update response has no audit: was the comment created?")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Network shell
+# ---------------------------------------------------------------------------------------------------
+
+
+class ZendeskHelpdesk:
+    """`Helpdesk` for Zendesk Support, through zenpy 2.0.57 with a session Deskhand controls.
+
+    The session is ours so that: every call has `timeout_s`; a response hook turns any status ≥ 400
+    into a Deskhand error *before* zenpy sees it (zenpy would otherwise sleep inside the worker on 429,
+    zenpy #687, and its urllib3 retry adapter is never mounted, zenpy #276); and `api_url`
+    (e.g. `http://127.0.0.1:8765` for a fake server, or a proxy) replaces `https://<subdomain>.zendesk.com`
+    without zenpy's process-wide ZENPY_FORCE_* environment variables.
+
+    Errors: `TransientHelpdeskError` (429/409/5xx/timeouts/connection errors, `retry_after_s` from
+    Retry-After), `TicketNotFound` (404), `PermanentHelpdeskError` (other 4xx, unexpected responses).
+    """
+
+    name = NAME
+
+    def __init__(
+        self,
+        *,
+        subdomain: str,
+        email: str,
+        api_token: str,
+        api_url: str = "",
+        timeout_s: float = 10.0,
+        bot_user_id: str = "",
+    ) -> None:
+        self._origin = f"https://{subdomain}.zendesk.com"
+        self._bot_user_id = str(bot_user_id or "")
+        self._session = _ZendeskSession(origin=self._origin, api_url=api_url)
+        self._zenpy = Zenpy(
+            subdomain=subdomain,
+            email=email,
+            token=api_token,
+            session=self._session,  # zenpy adds basic auth "<email>/token:<api_token>" to it
+            timeout=timeout_s,
+            disable_cache=True,  # zenpy's cache would return a stale ticket on the second read
+        )
+
+    def fetch_ticket(self, ticket_id: int) -> Ticket:
+        """Ticket + all comments (cursor pages) + author roles, oldest message first.
+
+        Calls `GET /api/v2/tickets/{id}.json`, `GET /api/v2/tickets/{id}/comments.json` (zenpy follows
+        `links.next` while `meta.has_more`) and `GET /api/v2/users/show_many.json?ids=…`. Comments are
+        not sideloaded with `include=users`: zenpy 2.0.57 then iterates the sideloaded users instead of
+        the comments and breaks on page 2.
+        """
+        with _mapped_errors("fetch ticket"):
+            ticket = self._zenpy.tickets(id=int(ticket_id))
+            ticket_json = _as_dict(ticket, ZenpyTicket, "ticket show")
+            comments = [_as_dict(c, ZenpyComment, "comments") for c in self._zenpy.tickets.comments(ticket=int(ticket_id))]
+            author_ids = sorted({int(c["author_id"]) for c in comments if _is_user_id(c.get("author_id"))})
+            requester = ticket_json.get("requester_id")
+            if _is_user_id(requester) and int(requester) not in author_ids:
+                author_ids.append(int(requester))  # for the ticket locale
+            users: list[dict[str, Any]] = []
+            for start in range(0, len(author_ids), _SHOW_MANY_MAX_IDS):
+                chunk = author_ids[start : start + _SHOW_MANY_MAX_IDS]
+                users.extend(u.to_dict() for u in self._zenpy.users(ids=chunk))
+        return ticket_from_api(ticket_json, comments, users, bot_user_id=self._bot_user_id)
+
+    def post_note(self, ticket_id: int, html: str) -> str:
+        """Add `html` as a private internal note; return the new comment id (or the audit id).
+
+        Sends `PUT /api/v2/tickets/{id}.json` `{"ticket": {"id": id, "comment": {"html_body": html,
+        "public": false}}}`. `public: false` is always explicit: Zendesk otherwise reuses the value the
+        ticket was created with. Raises `PermanentHelpdeskError` before sending when `html` exceeds
+        64 kB (Zendesk would truncate it silently).
+        """
+        if len(html.encode("utf-8")) > MAX_COMMENT_BYTES:
+            raise PermanentHelpdeskError(f"note is over Zendesk's {MAX_COMMENT_BYTES}-byte comment limit")
+        update = ZenpyTicket(id=int(ticket_id), comment=ZenpyComment(html_body=html, public=False))
+        with _mapped_errors("post note"):
+            result = self._zenpy.tickets.update(update)
+            if not isinstance(result, ZenpyTicketAudit) or result.audit is None:
+                raise PermanentHelpdeskError("Zendesk update response has no audit")
+            return comment_id_from_update({"audit": result.audit.to_dict()})
+
+    def add_tags(self, ticket_id: int, tags: Sequence[str]) -> None:
+        """Add tags with `PUT /api/v2/tickets/{id}/tags.json {"tags": [...]}` ("Add Tags", additive).
+
+        Never sets `ticket.tags` through Update Ticket: that replaces the whole set.
+        """
+        wanted = list(dict.fromkeys(t for t in tags if t))
+        if not wanted:
+            return
+        with _mapped_errors("add tags"):
+            self._zenpy.tickets.add_tags(int(ticket_id), wanted)
+
+    def set_group(self, ticket_id: int, group_id: str) -> None:
+        """Assign the ticket to a group: `PUT /api/v2/tickets/{id}.json {"ticket": {"group_id": int}}`."""
+        if not str(group_id).strip().isdigit():
+            raise PermanentHelpdeskError(f"Zendesk group id must be numeric, got {group_id!r}")
+        with _mapped_errors("set group"):
+            self._zenpy.tickets.update(ZenpyTicket(id=int(ticket_id), group_id=int(group_id)))
+
+
+@contextmanager
+def _mapped_errors(what: str) -> Iterator[None]:
+    """Network and zenpy failures → the Deskhand error tree, chained. HTTP statuses were already
+    mapped by the session hook."""
+    try:
+        yield
+    except HelpdeskError:
+        raise
+    except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+        raise TransientHelpdeskError(f"Zendesk {what}: {type(exc).__name__}") from exc
+    except (ZenpyException, requests.RequestException, ValueError, KeyError, AttributeError) as exc:
+        raise PermanentHelpdeskError(f"Zendesk {what}: unexpected response ({type(exc).__name__})") from exc
+
+
+class _ZendeskSession(requests.Session):
+    """requests.Session that raises Deskhand errors on ≥ 400 and can point zenpy at another base URL."""
+
+    def __init__(self, *, origin: str, api_url: str) -> None:
+        super().__init__()
+        self._origin = origin
+        self._api_url = api_url.rstrip("/")
+        self.hooks["response"].append(_raise_for_zendesk_status)
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+        target = _swap_prefix(url, self._origin, self._api_url) if self._api_url else url
+        response = super().request(method, target, *args, **kwargs)
+        if target != url:
+            # zenpy chooses its response parser by finding "<subdomain>.zendesk.com" in the request
+            # URL, so hand it back the URL it asked for.
+            response.url = _swap_prefix(response.url, self._api_url, self._origin)
+            response.request.url = _swap_prefix(response.request.url or "", self._api_url, self._origin)
+        return response
+
+
+def _raise_for_zendesk_status(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    error = decipher_response(response.status_code, response.headers, what=response.request.method or "")
+    if error is None:
+        return
+    log.warning(
+        "zendesk.http_error",
+        status=response.status_code,
+        method=response.request.method,
+        path=requests.utils.urlparse(response.url).path,
+        retry_after_s=getattr(error, "retry_after_s", None),
+    )
+    try:
+        response.raise_for_status()
+    except requests.HTTPError as exc:
+        raise error from exc
+    raise error
+
+
+def _swap_prefix(url: str, old: str, new: str) -> str:
+    if url == old or url.startswith(old + "/") or url.startswith(old + "?"):
+        return new + url[len(old) :]
+    return url
+
+
+# ---------------------------------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------------------------------
+
+
+def _as_dict(obj: Any, cls: type, what: str) -> dict[str, Any]:
+    # zenpy hands back the raw Response when it cannot parse a body (e.g. an HTML page from a proxy).
+    if not isinstance(obj, cls):
+        raise PermanentHelpdeskError(f"Zendesk {what}: unexpected response ({type(obj).__name__})")
+    return obj.to_dict()
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+def _load_json_object(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedPayload("body is not valid JSON") from exc
+    if not isinstance(payload, dict):
+        raise MalformedPayload("body is not a JSON object")
+    return payload
+
+
+def _ticket_id(value: Any) -> int:
+    # Event payloads and placeholder bodies carry ids as strings ("5158").
+    if isinstance(value, bool):
+        raise MalformedPayload("ticket id is not a number")
+    if isinstance(value, int):
+        ticket_id = value
+    elif isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        ticket_id = int(value.strip())
+    elif value in (None, ""):
+        raise MalformedPayload("no ticket id")
+    else:
+        raise MalformedPayload("ticket id is not a number")
+    if ticket_id <= 0:
+        raise MalformedPayload("ticket id must be positive")
+    return ticket_id
+
+
+def _optional_id(value: Any) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    # An unrendered placeholder ("{{current_user.id}}") is no id.
+    if not text or text.startswith("{{"):
+        return None
+    return text
+
+
+def _is_user_id(value: Any) -> bool:
+    return value is not None and not isinstance(value, bool) and str(value).isascii() and str(value).isdigit()
+
+
+def _parse_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError as exc:
+            raise PermanentHelpdeskError(f"unparseable Zendesk time {value!r}") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)

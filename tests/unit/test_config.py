@@ -1,0 +1,89 @@
+from pathlib import Path
+
+import pytest
+
+from worker.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TRIAGE = """\
+abstain_below: 0.4
+categories:
+  shipping:
+    label: "Shipping"
+    role: draft
+    examples:
+      - "where is my parcel"
+  refunds:
+    role: summary_only
+    examples: ["I want my money back"]
+"""
+ROUTING = """\
+tag_prefix: "deskhand_"
+categories:
+  shipping: {tags: [shipping]}
+"""
+
+
+def write(tmp_path: Path, triage: str = TRIAGE, routing: str = ROUTING) -> Path:
+    (tmp_path / "triage.yaml").write_text(triage)
+    (tmp_path / "routing.yaml").write_text(routing)
+    return tmp_path
+
+
+def test_shipped_config_is_valid():
+    cfg = load_config(ROOT / "config")
+    assert cfg.triage.categories["account_access"].role == "escalate_only"
+    assert cfg.triage.categories["returns_refunds"].role == "summary_only"
+    assert cfg.triage.categories["billing"].role == "constrained_draft"
+
+
+def test_valid_minimal_config(tmp_path):
+    cfg = load_config(write(tmp_path))
+    assert list(cfg.triage.categories) == ["shipping", "refunds"]
+    assert cfg.routing.categories["shipping"].tags == ["shipping"]
+
+
+def test_invalid_role_names_file_line_and_valid_values(tmp_path):
+    bad = TRIAGE.replace("role: summary_only", "role: refund_everyone")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, triage=bad))
+    msg = str(err.value)
+    assert f"{tmp_path / 'triage.yaml'}:9: categories.refunds.role:" in msg
+    assert "draft, constrained_draft, summary_only, escalate_only" in msg
+
+
+def test_unknown_key_is_an_error_with_its_line(tmp_path):
+    bad = TRIAGE.replace('    label: "Shipping"\n', '    label: "Shipping"\n    colour: blue\n')
+    with pytest.raises(ConfigError, match=r"triage.yaml:5: categories.shipping.colour: unknown key"):
+        load_config(write(tmp_path, triage=bad))
+
+
+def test_yaml_syntax_error_names_line(tmp_path):
+    bad = TRIAGE.replace('      - "where is my parcel"', '      - "where is my parcel\n    oops: [')
+    with pytest.raises(ConfigError, match=r"triage.yaml:\d+: invalid YAML"):
+        load_config(write(tmp_path, triage=bad))
+
+
+def test_routing_must_reference_existing_categories(tmp_path):
+    bad = ROUTING + "  billing: {tags: [billing]}\n"
+    with pytest.raises(ConfigError, match=r"routing.yaml:4: categories.billing: no such category in triage.yaml"):
+        load_config(write(tmp_path, routing=bad))
+
+
+def test_tags_with_spaces_are_rejected(tmp_path):
+    bad = ROUTING.replace("[shipping]", "['ship ping']")
+    with pytest.raises(ConfigError, match="whitespace"):
+        load_config(write(tmp_path, routing=bad))
+
+
+def test_missing_file_is_a_config_error(tmp_path):
+    (tmp_path / "triage.yaml").write_text(TRIAGE)
+    with pytest.raises(ConfigError, match="routing.yaml: cannot read"):
+        load_config(tmp_path)
+
+
+def test_empty_examples_rejected(tmp_path):
+    bad = TRIAGE.replace('examples: ["I want my money back"]', "examples: []")
+    with pytest.raises(ConfigError, match=r"triage.yaml:10: categories.refunds.examples"):
+        load_config(write(tmp_path, triage=bad))

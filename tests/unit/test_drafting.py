@@ -1,0 +1,90 @@
+from knowledge.models import Passage
+from worker.config import CategoryConfig
+from worker.drafting import SentenceVectors, draft, missing_facts, split_sentences, word_count
+from worker.models import Triage
+
+from .fakes import BagOfWordsEmbedder, message, ticket
+
+EMB = BagOfWordsEmbedder()
+SHIPPING = Passage(
+    chunk_id="hc-1#0",
+    article_id="hc-1",
+    title="Shipping times",
+    text="## Standard shipping\nStandard shipping takes 3 to 5 business days. Express shipping takes 1 to 2 business days. "
+    "Our warehouse is closed on public holidays.",
+    score=0.8,
+    url="https://help.example/hc-1",
+)
+RETURNS = Passage(
+    chunk_id="hc-2#0", article_id="hc-2", title="Return policy", text="You can return items within 30 days of delivery.", score=0.5
+)
+
+
+def tri(role="draft", category="shipping", risks=()):
+    return Triage(category=category, confidence=0.9, role=role, urgency="normal", sentiment="neutral", language="en", risks=risks, label="Shipping")
+
+
+def run(body, role="draft", passages=(SHIPPING, RETURNS), category=CategoryConfig(role="draft", examples=["x"]), max_words=120):
+    t = ticket(message(1, body))
+    return draft(
+        t, tri(role), list(passages), query_vec=EMB.embed([body])[0], sentences=SentenceVectors(EMB), category=category, max_words=max_words
+    )
+
+
+def test_draft_quotes_supporting_sentences_with_citations():
+    d = run("How many business days does standard shipping take?")
+    assert d.has_draft
+    assert "Standard shipping takes 3 to 5 business days. [1]" in d.body
+    assert d.citations[0] is SHIPPING
+    assert "## Standard shipping" not in d.body
+    # every sentence carries a citation that resolves to a passage
+    for line in d.body.replace(". ", ".\n").splitlines():
+        if line.strip().endswith("]"):
+            n = int(line.strip().rsplit("[", 1)[1].rstrip("]"))
+            assert 1 <= n <= len(d.citations)
+
+
+def test_no_passage_means_no_draft_and_says_so():
+    d = run("How many business days does standard shipping take?", passages=())
+    assert not d.has_draft and d.citations == ()
+    assert "No approved help-center source" in d.reason
+
+
+def test_unrelated_passages_give_no_draft():
+    d = run("zzz qqq", passages=(RETURNS,))
+    assert not d.has_draft
+    assert "do not answer this message closely enough" in d.reason
+
+
+def test_max_words_is_respected():
+    d = run("shipping business days standard express holidays warehouse", max_words=12)
+    assert d.has_draft and word_count(d.body) <= 12
+
+
+def test_escalate_only_never_drafts():
+    d = run("How many business days does standard shipping take?", role="escalate_only")
+    assert not d.has_draft and d.escalate and d.citations == ()
+    assert "escalate-only" in d.reason
+    assert d.summary.startswith("Customer writes:")
+
+
+def test_summary_only_summarises_and_lists_policy_sources():
+    d = run("I want to return my kettle and get a refund please.", role="summary_only")
+    assert not d.has_draft and not d.escalate
+    assert "I want to return my kettle" in d.summary
+    assert d.citations == (SHIPPING, RETURNS)
+
+
+def test_missing_facts_are_listed_and_asked_for():
+    cat = CategoryConfig(role="draft", examples=["x"], requires=["order_number"])
+    d = run("How many business days does standard shipping take?", category=cat)
+    assert d.missing_info == ("order number",)
+    assert d.body.endswith("Could you please send me your order number?")
+    assert word_count(d.body) <= 120
+    t = ticket(message(1, "Where is order #123456?"))
+    assert missing_facts(t, cat) == ()
+
+
+def test_split_sentences_keeps_list_items():
+    text = "## Steps\n1. Open the app. Then wait.\n2. Press reset.\nDone. All good!"
+    assert split_sentences(text) == ["1. Open the app. Then wait.", "2. Press reset.", "Done.", "All good!"]

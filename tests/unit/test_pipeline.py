@@ -1,0 +1,141 @@
+"""The pipeline with pure doubles: loop safety, idempotency, ordering of writes, permanent errors."""
+from dataclasses import replace
+
+import pytest
+
+from integrations.base import PermanentHelpdeskError, TicketEvent, TicketNotFound, TransientHelpdeskError
+from knowledge.models import Passage
+from worker.config import CategoryConfig, Config, RouteConfig, RoutingConfig, TriageConfig
+from worker.notes import make_marker
+from worker.pipeline import Pipeline, run_event, should_process
+from worker.store import Store
+from worker.triage import Taxonomy
+
+from .fakes import BagOfWordsEmbedder, ListIndex, message, ticket
+
+EMB = BagOfWordsEmbedder()
+TRIAGE = TriageConfig(
+    abstain_below=0.3,
+    categories={
+        "shipping": CategoryConfig(role="draft", examples=["how long does standard shipping take", "where is my parcel"]),
+        "account_access": CategoryConfig(role="escalate_only", examples=["my account was hacked", "cannot log in to my account"]),
+    },
+)
+ROUTING = RoutingConfig(tag_prefix="deskhand_", categories={"shipping": RouteConfig(tags=["shipping"], group="55")})
+PASSAGE = Passage(chunk_id="s#0", article_id="s", title="Shipping", text="Standard shipping takes 3 to 5 business days.", score=0.0)
+
+
+class FakeHelpdesk:
+    name = "fake"
+
+    def __init__(self, t, fail_on=None):
+        self.ticket, self.calls, self.fail_on = t, [], fail_on or {}
+
+    def _maybe_fail(self, what):
+        exc = self.fail_on.pop(what, None)
+        if exc:
+            raise exc
+
+    def fetch_ticket(self, ticket_id):
+        self.calls.append(("fetch", ticket_id))
+        self._maybe_fail("fetch")
+        return self.ticket
+
+    def post_note(self, ticket_id, html):
+        self.calls.append(("note", ticket_id))
+        self._maybe_fail("note")
+        n = len(self.ticket.messages) + 1
+        self.ticket = replace(self.ticket, messages=self.ticket.messages + (message(n, "note", role="agent", public=False, html=html, author="bot"),))
+        return f"c{n}"
+
+    def add_tags(self, ticket_id, tags):
+        self.calls.append(("tags", tuple(tags)))
+        self._maybe_fail("tags")
+
+    def set_group(self, ticket_id, group_id):
+        self.calls.append(("group", group_id))
+
+
+def pipeline(helpdesk, tmp_path):
+    cfg = Config(triage=TRIAGE, routing=ROUTING, triage_path=tmp_path, routing_path=tmp_path)
+    return Pipeline(helpdesk=helpdesk, config=cfg, taxonomy=Taxonomy.build(TRIAGE, EMB), index=ListIndex([PASSAGE], EMB),
+                    embedder=EMB, store=Store(f"sqlite:///{tmp_path}/s.db"), min_score=0.2)
+
+
+EVENT = TicketEvent(helpdesk="zendesk", ticket_id=42, kind="ticket_created", delivery_id="d1")
+
+
+def test_posts_one_note_with_tags_and_group_then_stops(tmp_path):
+    hd = FakeHelpdesk(ticket(message(1, "How long does standard shipping take?")))
+    p = pipeline(hd, tmp_path)
+    out = run_event(EVENT, p, job_id="j1")
+    assert out.status == "posted" and out.category == "shipping" and out.drafted
+    assert [c[0] for c in hd.calls] == ["fetch", "tags", "group", "note"]
+    assert ("tags", ("deskhand_shipping",)) in hd.calls
+    # the same delivery again, and the note's own re-trigger: nothing more is posted
+    assert run_event(EVENT, p, job_id="j2").status == "skipped"
+    assert run_event(replace(EVENT, delivery_id="d2", actor_id="bot"), p, job_id="j3").reason == "already answered by Deskhand"
+    assert sum(c[0] == "note" for c in hd.calls) == 1
+
+
+def test_new_customer_message_after_the_note_is_answered(tmp_path):
+    hd = FakeHelpdesk(ticket(message(1, "How long does standard shipping take?")))
+    p = pipeline(hd, tmp_path)
+    run_event(EVENT, p, "j1")
+    hd.ticket = replace(hd.ticket, messages=hd.ticket.messages + (message(9, "Where is my parcel? still nothing"),))
+    assert run_event(EVENT, p, "j2").status == "posted"
+    assert sum(c[0] == "note" for c in hd.calls) == 2
+
+
+def test_store_claim_blocks_a_concurrent_duplicate(tmp_path):
+    hd = FakeHelpdesk(ticket(message(1, "How long does standard shipping take?")))
+    p = pipeline(hd, tmp_path)
+    assert p.store.claim("fake", 42, "m1", "other-job")
+    out = run_event(EVENT, p, "j1")
+    assert out.status == "skipped" and out.reason == "claimed by another job"
+    assert not any(c[0] == "note" for c in hd.calls)
+
+
+def test_transient_error_propagates_and_retry_of_same_job_posts_once(tmp_path):
+    hd = FakeHelpdesk(ticket(message(1, "How long does standard shipping take?")),
+                      fail_on={"note": TransientHelpdeskError("429", retry_after_s=7)})
+    p = pipeline(hd, tmp_path)
+    with pytest.raises(TransientHelpdeskError) as err:
+        run_event(EVENT, p, "j1")
+    assert err.value.retry_after_s == 7
+    assert run_event(EVENT, p, "j1").status == "posted"  # Celery re-runs the task with the same id
+    assert sum(c[0] == "note" for c in hd.calls) == 2  # one failed attempt + one success
+    assert len([m for m in hd.ticket.messages if not m.public]) == 1
+
+
+def test_permanent_errors_are_recorded_not_raised(tmp_path):
+    hd = FakeHelpdesk(ticket(message(1, "How long does standard shipping take?")),
+                      fail_on={"note": PermanentHelpdeskError("422 comment limit", status=422)})
+    p = pipeline(hd, tmp_path)
+    out = run_event(EVENT, p, "j1")
+    assert out.status == "failed" and "422" in out.reason
+    assert [r.status for r in p.store.outcomes()] == ["failed"]
+    hd2 = FakeHelpdesk(ticket(message(1, "x")), fail_on={"fetch": TicketNotFound("gone", status=404)})
+    assert run_event(EVENT, pipeline(hd2, tmp_path / "b"), "j1").status == "failed"
+
+
+def test_escalate_only_gets_tags_and_escalation_but_no_draft(tmp_path):
+    hd = FakeHelpdesk(ticket(message(1, "My account was hacked and I cannot log in")))
+    p = pipeline(hd, tmp_path)
+    out = run_event(EVENT, p, "j1")
+    assert out.status == "posted" and out.role == "escalate_only" and out.drafted is False
+    note = hd.ticket.messages[-1].html
+    assert "Escalation:" in note and "Draft reply" not in note
+
+
+def test_should_process_rules():
+    bot_note = message(2, "x", role="agent", public=False, html=make_marker(42, "m1", "0.1.0"))
+    assert should_process(ticket(message(1, "hi"), bot_note)) == (None, "already answered by Deskhand")
+    assert should_process(ticket(message(1, "hi"), message(2, "hello", role="agent"))) == (None, "an agent already replied")
+    assert should_process(ticket(message(1, "internal", role="agent", public=False))) == (None, "no customer message")
+    # a customer cannot silence Deskhand by pasting a marker into a public message
+    forged = message(1, "hi " + make_marker(42, "m1", "0.1.0"))
+    assert should_process(ticket(forged))[0] == forged
+    # an agent's private note (no marker) after the message does not block
+    plain_note = message(2, "checking", role="agent", public=False)
+    assert should_process(ticket(message(1, "hi"), plain_note))[0].id == "m1"

@@ -1,0 +1,102 @@
+"""Intake status codes through the Flask test client; the queue is a fake or an unreachable broker."""
+import base64
+import hashlib
+import hmac
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from worker.celery_app import make_celery
+from worker.settings import Settings
+from worker.web import create_app, make_enqueue
+
+SECRET = "dGVzdC1zaWduaW5nLXNlY3JldA=="
+
+
+def settings(**kw):
+    base = dict(zendesk_webhook_secret=SECRET, freshdesk_webhook_secret="fd-secret", webhook_max_body_bytes=2048, embedding_model="unused")
+    return Settings(**{**base, **kw})
+
+
+@pytest.fixture
+def queued():
+    return []
+
+
+@pytest.fixture
+def client(queued):
+    def enqueue(event):
+        queued.append(event)
+        return f"job-{len(queued)}"
+
+    return create_app(settings(), enqueue=enqueue).test_client()
+
+
+def signed(body: bytes, *, secret=SECRET, ts=None):
+    ts = ts or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    sig = base64.b64encode(hmac.new(secret.encode(), ts.encode() + body, hashlib.sha256).digest()).decode()
+    return {"X-Zendesk-Webhook-Signature": sig, "X-Zendesk-Webhook-Signature-Timestamp": ts, "Content-Type": "application/json"}
+
+
+TRIGGER = json.dumps({"deskhand_event": "ticket_changed", "ticket_id": "1001", "current_user_id": "7", "updated_at": ""}).encode()
+
+
+def test_signed_zendesk_webhook_is_enqueued(client, queued):
+    resp = client.post("/webhooks/zendesk", data=TRIGGER, headers=signed(TRIGGER))
+    assert resp.status_code == 202 and resp.get_json() == {"job_id": "job-1"}
+    assert queued[0].ticket_id == 1001 and queued[0].helpdesk == "zendesk"
+
+
+def test_bad_signature_is_401_without_reason(client, queued):
+    resp = client.post("/webhooks/zendesk", data=TRIGGER, headers=signed(TRIGGER, secret="wrong"))
+    assert resp.status_code == 401 and resp.get_json() == {"error": "invalid request"}
+    stale = (datetime.now(timezone.utc) - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert client.post("/webhooks/zendesk", data=TRIGGER, headers=signed(TRIGGER, ts=stale)).status_code == 401
+    reserialized = json.dumps(json.loads(TRIGGER), indent=2).encode()
+    assert client.post("/webhooks/zendesk", data=reserialized, headers=signed(TRIGGER)).status_code == 401
+    assert queued == []
+
+
+def test_unset_secret_fails_closed(queued):
+    app = create_app(settings(zendesk_webhook_secret=""), enqueue=lambda e: queued.append(e) or "x")
+    assert app.test_client().post("/webhooks/zendesk", data=TRIGGER, headers=signed(TRIGGER)).status_code == 401
+    assert queued == []
+
+
+def test_malformed_and_missing_id_are_400(client):
+    for body in (b"{not json", json.dumps({"deskhand_event": "ticket_changed"}).encode()):
+        assert client.post("/webhooks/zendesk", data=body, headers=signed(body)).status_code == 400
+
+
+def test_ignored_event_is_200(client, queued):
+    body = json.dumps({"type": "zen:event-type:user.deleted", "id": "e-1", "account_id": 1, "subject": "zen:user:5", "detail": {"id": "5"}, "event": {}}).encode()
+    resp = client.post("/webhooks/zendesk", data=body, headers=signed(body))
+    assert resp.status_code == 200 and resp.get_json() == {"status": "ignored"} and queued == []
+
+
+def test_body_over_limit_is_413(client, queued):
+    body = json.dumps({"ticket_id": "1", "pad": "x" * 4096}).encode()
+    assert client.post("/webhooks/zendesk", data=body, headers=signed(body)).status_code == 413
+    assert queued == []
+
+
+def test_unreachable_broker_is_503_with_retry_after():
+    app = make_celery(settings(redis_url="redis://127.0.0.1:1/0"))
+    client = create_app(settings(), enqueue=make_enqueue(app)).test_client()
+    resp = client.post("/webhooks/zendesk", data=TRIGGER, headers=signed(TRIGGER))
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "30"
+
+
+def test_freshdesk_shared_secret(client, queued):
+    body = json.dumps({"freshdesk_webhook": {"ticket_id": "77", "triggered_event": "{ticket_action:created}"}}).encode()
+    ok = client.post("/webhooks/freshdesk", data=body, headers={"X-Deskhand-Secret": "fd-secret", "Content-Type": "application/json"})
+    assert ok.status_code == 202 and queued[-1].ticket_id == 77 and queued[-1].helpdesk == "freshdesk"
+    basic = "Basic " + base64.b64encode(b"deskhand:fd-secret").decode()
+    assert client.post("/webhooks/freshdesk", data=body, headers={"Authorization": basic}).status_code == 202
+    assert client.post("/webhooks/freshdesk", data=body, headers={"X-Deskhand-Secret": "nope"}).status_code == 401
+    assert client.post("/webhooks/freshdesk", data=body).status_code == 401
+
+
+def test_healthz(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}

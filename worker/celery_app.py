@@ -1,0 +1,57 @@
+"""The Celery app: Redis when `REDIS_URL` is set, else an embedded filesystem broker under `data_dir`.
+
+The embedded broker lets one machine run `deskhand serve` with no Redis, but a message is removed from
+the queue when it is fetched, so a crash mid-job loses that job (at-most-once); Redis with `acks_late`
+re-delivers it. `celery -A worker.celery_app worker -Q tickets` is the Procfile's worker.
+"""
+from __future__ import annotations
+
+from celery import Celery
+
+from worker.settings import Settings, get_settings
+
+TICKETS_QUEUE = "tickets"
+TASK_NAME = "deskhand.handle_ticket_event"
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("deskhand", include=["worker.tasks"])
+    conf: dict = dict(
+        task_default_queue=TICKETS_QUEUE,
+        task_acks_late=True,  # a job is acknowledged after it ran, so a crashed worker's job is re-delivered
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        # Intake must answer the helpdesk within seconds: fail fast (→ 503) when the broker is down.
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
+        worker_hijack_root_logger=False,
+    )
+    if settings.redis_url:
+        conf.update(
+            broker_url=settings.redis_url,
+            broker_transport_options={"socket_connect_timeout": 2, "socket_timeout": 5, "visibility_timeout": 3600},
+        )
+    else:
+        folder = (settings.data_dir / "broker").resolve()
+        for sub in ("queue", "processed", "control"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        conf.update(
+            broker_url="filesystem://",
+            broker_transport_options={
+                # producer and worker must share one folder; control_folder defaults to ./control otherwise
+                "data_folder_in": str(folder / "queue"),
+                "data_folder_out": str(folder / "queue"),
+                "processed_folder": str(folder / "processed"),
+                "store_processed": False,
+                "control_folder": str(folder / "control"),
+                "polling_interval": 0.1,
+            },
+        )
+    app.conf.update(conf)
+    return app
+
+
+app = make_celery(get_settings())

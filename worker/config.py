@@ -1,0 +1,178 @@
+"""Ops-editable YAML (`config/triage.yaml`, `config/routing.yaml`): schema, loading, errors with file:line.
+
+A bad file never half-loads: `load_config` raises `ConfigError` whose message names the file, the line
+and the field, and lists valid values where there is a fixed set.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from worker.models import ROLES, Role
+
+
+class ConfigError(Exception):
+    """Invalid configuration; the message is `file:line: field: problem`."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+RequiredFact = Literal["order_number", "email", "device_model"]
+
+
+class CategoryConfig(_Strict):
+    label: str = ""
+    description: str = ""
+    role: Role
+    examples: list[str] = Field(min_length=1)
+    requires: list[RequiredFact] = []  # facts the agent needs before replying; absent ones are listed in the note
+
+    @field_validator("examples")
+    @classmethod
+    def _non_empty(cls, v: list[str]) -> list[str]:
+        if any(not e.strip() for e in v):
+            raise ValueError("examples must be non-empty strings")
+        return v
+
+
+class UrgencyConfig(_Strict):
+    urgent: list[str] = []
+    high: list[str] = []
+    low: list[str] = []
+
+
+class TriageConfig(_Strict):
+    abstain_below: float = Field(0.4, ge=0.0, le=1.0)
+    categories: dict[str, CategoryConfig] = Field(min_length=1)
+    urgency: UrgencyConfig = UrgencyConfig()
+
+    @field_validator("categories")
+    @classmethod
+    def _names(cls, v: dict[str, CategoryConfig]) -> dict[str, CategoryConfig]:
+        if "unknown" in v:
+            raise ValueError("'unknown' is reserved for tickets triage abstains on")
+        return v
+
+
+class RouteConfig(_Strict):
+    tags: list[str] = []
+    group: str | None = None
+
+
+class RoutingConfig(_Strict):
+    tag_prefix: str = "deskhand_"
+    always_tags: list[str] = []
+    unknown: RouteConfig = RouteConfig(tags=["needs_human_triage"])
+    categories: dict[str, RouteConfig] = {}
+    urgency_tags: dict[str, list[str]] = {}
+    role_tags: dict[Role, list[str]] = {}
+    no_draft_tags: list[str] = []
+
+    @field_validator("urgency_tags")
+    @classmethod
+    def _urgency_keys(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        bad = set(v) - {"low", "normal", "high", "urgent"}
+        if bad:
+            raise ValueError(f"unknown urgency {sorted(bad)}; valid: low, normal, high, urgent")
+        return v
+
+    @model_validator(mode="after")
+    def _tag_chars(self) -> "RoutingConfig":
+        for tag in self.all_tags():
+            if not tag or any(c.isspace() for c in tag):
+                raise ValueError(f"tag {tag!r} is empty or contains whitespace (helpdesk tags are single words)")
+        return self
+
+    def all_tags(self) -> list[str]:
+        tags = [*self.always_tags, *self.unknown.tags, *self.no_draft_tags]
+        tags += [t for r in self.categories.values() for t in r.tags]
+        tags += [t for ts in self.urgency_tags.values() for t in ts]
+        tags += [t for ts in self.role_tags.values() for t in ts]
+        return tags
+
+
+@dataclass(frozen=True)
+class Config:
+    triage: TriageConfig
+    routing: RoutingConfig
+    triage_path: Path
+    routing_path: Path
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:
+    """1-based line of the YAML node at pydantic location `loc` (deepest node that exists)."""
+    line = node.start_mark.line + 1 if node else 1
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == str(key)), None)
+            if match is None:
+                # an unknown key: point at the key itself
+                match = next((k for k, _ in node.value if k.value == str(key)), None)
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise ConfigError(f"{path}:{line}: invalid YAML: {exc.problem or exc}") from exc
+    return (data if data is not None else {}), node
+
+
+def _validate(model: type[BaseModel], path: Path) -> BaseModel:
+    data, node = _load_yaml(path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function-"))
+            field = ".".join(str(p) for p in loc) or "(top level)"
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            elif err["type"] == "literal_error" and "role" in field:
+                msg = f"{msg} (valid: {', '.join(ROLES)})"
+            problems.append(f"{path}:{_line_of(node, loc)}: {field}: {msg}")
+        raise ConfigError("\n".join(problems)) from exc
+
+
+def load_config(config_dir: Path) -> Config:
+    """Load and cross-check `triage.yaml` and `routing.yaml` from `config_dir`.
+
+    Raises ConfigError (file:line: field: problem) on unreadable files, invalid YAML, schema errors,
+    or routing that names a category triage.yaml does not define.
+    """
+    triage_path, routing_path = config_dir / "triage.yaml", config_dir / "routing.yaml"
+    triage = _validate(TriageConfig, triage_path)
+    routing = _validate(RoutingConfig, routing_path)
+    unknown = sorted(set(routing.categories) - set(triage.categories))
+    if unknown:
+        _, node = _load_yaml(routing_path)
+        line = _line_of(node, ("categories", unknown[0]))
+        raise ConfigError(
+            f"{routing_path}:{line}: categories.{unknown[0]}: no such category in {triage_path.name} "
+            f"(valid: {', '.join(triage.categories)})"
+        )
+    return Config(triage=triage, routing=routing, triage_path=triage_path, routing_path=routing_path)

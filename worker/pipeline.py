@@ -1,0 +1,141 @@
+"""The one path of data, stage by stage: fetch → should_process → triage → retrieve → draft → render → post.
+
+`Pipeline` holds the stages' dependencies (built once per worker process); `run_event` is what the
+Celery task calls; `analyze` is the same path without the helpdesk, used by `deskhand eval`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import structlog
+
+from integrations.base import Helpdesk, Message, PermanentHelpdeskError, Ticket, TicketEvent
+from knowledge.index import KnowledgeIndex
+from knowledge.models import Passage
+from worker import PIPELINE_VERSION
+from worker.config import Config
+from worker.drafting import SentenceVectors, draft
+from worker.models import UNKNOWN, Draft, Note, Triage
+from worker.notes import parse_marker, render_note
+from worker.store import Store
+from worker.triage import Embeds, Taxonomy, triage, triage_text
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Pipeline:
+    helpdesk: Helpdesk | None
+    config: Config
+    taxonomy: Taxonomy
+    index: KnowledgeIndex
+    embedder: Embeds
+    store: Store | None = None
+    top_k: int = 4
+    min_score: float = 0.35
+    max_words: int = 120
+    sentences: SentenceVectors = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sentences = SentenceVectors(self.embedder)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    triage: Triage
+    passages: list[Passage]
+    draft: Draft
+    note: Note
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # posted | skipped | failed
+    ticket_id: int
+    reason: str = ""
+    message_id: str | None = None
+    category: str | None = None
+    role: str | None = None
+    drafted: bool | None = None
+    tags: tuple[str, ...] = ()
+
+
+def is_deskhand_note(message: Message) -> bool:
+    """A private, non-customer message carrying Deskhand's marker (a customer cannot forge one publicly)."""
+    return not message.public and message.author_role != "requester" and parse_marker(message.html or message.body) is not None
+
+
+def should_process(ticket: Ticket) -> tuple[Message | None, str]:
+    """(the customer message to answer, "") or (None, why not).
+
+    Answer only the latest public customer message, and only if no Deskhand note and no public agent
+    reply came after it, and no Deskhand note anywhere already names it (loop guard, invariant 3).
+    """
+    latest = ticket.latest_customer_message()
+    if latest is None:
+        return None, "no customer message"
+    after = ticket.messages[ticket.messages.index(latest) + 1 :]
+    if any(is_deskhand_note(m) for m in after):
+        return None, "already answered by Deskhand"
+    if any(m.public and m.author_role == "agent" for m in after):
+        return None, "an agent already replied"
+    if any(is_deskhand_note(m) and (parse_marker(m.html or m.body) or {}).get("message") == latest.id for m in ticket.messages):
+        return None, "already answered by Deskhand"
+    return latest, ""
+
+
+def analyze(ticket: Ticket, message: Message, p: Pipeline) -> Analysis:
+    """Triage, retrieve, draft and render for one customer message. No helpdesk I/O."""
+    query_vec = p.embedder.embed([triage_text(ticket)])[0]
+    t = triage(ticket, p.taxonomy, query_vec)
+    category = p.config.triage.categories.get(t.category) if t.category != UNKNOWN else None
+    passages: list[Passage] = []
+    if t.role != "escalate_only":
+        passages = p.index.search(query_embedding=query_vec, top_k=p.top_k, min_score=p.min_score)
+    d = draft(ticket, t, passages, query_vec=query_vec, sentences=p.sentences, category=category, max_words=p.max_words)
+    note = render_note(ticket, message.id, t, d, p.config.routing, PIPELINE_VERSION)
+    return Analysis(triage=t, passages=passages, draft=d, note=note)
+
+
+def run_event(event: TicketEvent, p: Pipeline, job_id: str) -> Outcome:
+    """Handle one webhook event end to end and post at most one note per customer message.
+
+    Raises TransientHelpdeskError (the task retries it); a PermanentHelpdeskError is recorded and
+    returned as a `failed` outcome, never retried.
+    """
+    assert p.helpdesk is not None and p.store is not None
+    bound = log.bind(ticket_id=event.ticket_id, job_id=job_id, helpdesk=event.helpdesk, delivery_id=event.delivery_id)
+    try:
+        ticket = p.helpdesk.fetch_ticket(event.ticket_id)
+    except PermanentHelpdeskError as exc:
+        bound.warning("ticket_unreadable", error=type(exc).__name__, status=exc.status)
+        return Outcome("failed", event.ticket_id, reason=f"{type(exc).__name__}: {exc}")
+    message, why_not = should_process(ticket)
+    if message is None:
+        bound.info("skipped", reason=why_not)
+        return Outcome("skipped", ticket.id, reason=why_not)
+    if not p.store.claim(p.helpdesk.name, ticket.id, message.id, job_id):
+        bound.info("skipped", reason="claimed by another job", message_id=message.id)
+        return Outcome("skipped", ticket.id, reason="claimed by another job", message_id=message.id)
+
+    a = analyze(ticket, message, p)
+    t = a.triage
+    bound = bound.bind(message_id=message.id, category=t.category, role=t.role, confidence=t.confidence)
+    try:
+        # Tags and group first (idempotent), the note last: the note is what marks the message answered,
+        # so a transient failure before it is retried in full and never leaves a note without its tags.
+        p.helpdesk.add_tags(ticket.id, a.note.tags)
+        if a.note.group:
+            p.helpdesk.set_group(ticket.id, a.note.group)
+        p.helpdesk.post_note(ticket.id, a.note.html)
+    except PermanentHelpdeskError as exc:
+        p.store.finish(p.helpdesk.name, ticket.id, message.id, status="failed", category=t.category, role=t.role, detail=str(exc))
+        bound.error("post_failed", error=type(exc).__name__, status=exc.status)
+        return Outcome("failed", ticket.id, reason=str(exc), message_id=message.id, category=t.category, role=t.role)
+    p.store.finish(
+        p.helpdesk.name, ticket.id, message.id, status="posted", category=t.category, role=t.role, drafted=a.draft.has_draft
+    )
+    bound.info("note_posted", drafted=a.draft.has_draft, citations=len(a.draft.citations), tags=list(a.note.tags))
+    return Outcome(
+        "posted", ticket.id, message_id=message.id, category=t.category, role=t.role, drafted=a.draft.has_draft, tags=a.note.tags
+    )

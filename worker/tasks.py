@@ -1,0 +1,27 @@
+"""Celery tasks: three lines of wiring each; the work is in worker/pipeline.py."""
+from __future__ import annotations
+
+import random
+from dataclasses import asdict
+
+from integrations.base import TicketEvent, TransientHelpdeskError
+from worker.celery_app import TASK_NAME, app
+from worker.pipeline import run_event
+from worker.settings import get_settings
+from worker.wiring import worker_pipeline
+
+
+def retry_countdown_s(exc: TransientHelpdeskError, retries: int, cap_s: int) -> float:
+    """The helpdesk's Retry-After when it sent one, else capped exponential backoff with jitter."""
+    if exc.retry_after_s is not None:
+        return min(float(exc.retry_after_s), cap_s)
+    return min(cap_s, 5 * 2**retries) * random.uniform(0.5, 1.0)
+
+
+@app.task(bind=True, name=TASK_NAME, acks_late=True)
+def handle_ticket_event(self, event: dict) -> dict:
+    try:
+        return asdict(run_event(TicketEvent(**event), worker_pipeline(), job_id=self.request.id))
+    except TransientHelpdeskError as exc:
+        s = get_settings()
+        raise self.retry(exc=exc, countdown=retry_countdown_s(exc, self.request.retries, s.retry_backoff_max_s), max_retries=s.max_retries)

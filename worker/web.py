@@ -1,0 +1,105 @@
+"""Intake: verify the webhook on its raw bytes, parse it to a TicketEvent, enqueue, answer 202. Nothing else.
+
+| answer | when |
+|---|---|
+| 202 {"job_id"} | verified, parsed, enqueued |
+| 200 {"status": "ignored"} | a known event Deskhand deliberately ignores (the helpdesk must not retry it) |
+| 400 | malformed JSON or no ticket id |
+| 401 {"error": "invalid request"} | bad signature or shared secret (the reason goes to the log only) |
+| 413 | body over WEBHOOK_MAX_BODY_BYTES |
+| 503 + Retry-After | the broker is unreachable, so the helpdesk retries later |
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Callable
+
+import structlog
+from flask import Flask, jsonify, request
+from kombu.exceptions import OperationalError as BrokerError
+
+from integrations import freshdesk, zendesk
+from integrations.base import InvalidSignature, MalformedPayload, TicketEvent
+from worker.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+
+Enqueue = Callable[[TicketEvent], str]
+
+
+def make_enqueue(celery_app) -> Enqueue:
+    """Enqueue on the `tickets` queue by task name (the web process never imports the pipeline or the model)."""
+    from worker.celery_app import TASK_NAME, TICKETS_QUEUE
+
+    def enqueue(event: TicketEvent) -> str:
+        return celery_app.send_task(TASK_NAME, args=[asdict(event)], queue=TICKETS_QUEUE).id
+
+    return enqueue
+
+
+def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None) -> Flask:
+    s = settings or get_settings()
+    if enqueue is None:
+        from worker.celery_app import make_celery
+
+        enqueue = make_enqueue(make_celery(s))
+    app = Flask("deskhand")
+    app.config["MAX_CONTENT_LENGTH"] = s.webhook_max_body_bytes
+
+    def accept(helpdesk: str, verify: Callable[[bytes], None], parse: Callable[[bytes], TicketEvent | None]):
+        body = request.get_data(cache=False)  # the raw bytes: signatures cover these, never re-serialized JSON
+        bound = log.bind(helpdesk=helpdesk, remote=request.remote_addr)
+        try:
+            verify(body)
+        except InvalidSignature as exc:
+            bound.warning("webhook_rejected", reason=str(exc))
+            return jsonify(error="invalid request"), 401
+        try:
+            event = parse(body)
+        except MalformedPayload as exc:
+            bound.warning("webhook_malformed", reason=str(exc))
+            return jsonify(error="malformed payload", detail=str(exc)), 400
+        if event is None:
+            bound.info("webhook_ignored")
+            return jsonify(status="ignored"), 200
+        bound = bound.bind(ticket_id=event.ticket_id, delivery_id=event.delivery_id)
+        try:
+            job_id = enqueue(event)
+        except (BrokerError, OSError) as exc:
+            bound.error("broker_unreachable", error=type(exc).__name__)
+            return jsonify(error="queue unavailable, retry later"), 503, {"Retry-After": "30"}
+        bound.info("webhook_enqueued", job_id=job_id, kind=event.kind)
+        return jsonify(job_id=job_id), 202
+
+    @app.post("/webhooks/zendesk")
+    def zendesk_webhook():
+        def verify(body: bytes) -> None:
+            if not s.zendesk_webhook_secret:
+                raise InvalidSignature("ZENDESK_WEBHOOK_SECRET is not set")
+            zendesk.verify_signature(
+                secret=s.zendesk_webhook_secret,
+                timestamp=request.headers.get("X-Zendesk-Webhook-Signature-Timestamp", ""),
+                body=body,
+                signature=request.headers.get("X-Zendesk-Webhook-Signature", ""),
+                max_skew_s=s.webhook_max_skew_s,
+            )
+
+        return accept("zendesk", verify, lambda body: zendesk.parse_event(request.headers, body))
+
+    @app.post("/webhooks/freshdesk")
+    def freshdesk_webhook():
+        def verify(body: bytes) -> None:
+            freshdesk.verify_shared_secret(secret=s.freshdesk_webhook_secret, headers=request.headers)
+
+        return accept("freshdesk", verify, lambda body: freshdesk.parse_event(request.headers, body))
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    @app.errorhandler(413)
+    def too_large(_exc):
+        log.warning("webhook_too_large", limit_bytes=s.webhook_max_body_bytes, content_length=request.content_length)
+        return jsonify(error="payload too large", limit_bytes=s.webhook_max_body_bytes), 413
+
+    return app

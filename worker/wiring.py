@@ -1,0 +1,72 @@
+"""Build the pipeline's dependencies from Settings, once per process. The only place that knows every part."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from integrations.base import Helpdesk
+from worker.config import load_config
+from worker.pipeline import Pipeline
+from worker.settings import Settings, get_settings
+from worker.store import Store
+from worker.triage import Taxonomy
+
+
+def build_helpdesk(s: Settings) -> Helpdesk:
+    """The helpdesk client named by `HELPDESK` (local | zendesk | freshdesk)."""
+    if s.helpdesk == "zendesk":
+        from integrations.zendesk import ZendeskHelpdesk
+
+        return ZendeskHelpdesk(
+            subdomain=s.zendesk_subdomain,
+            email=s.zendesk_email,
+            api_token=s.zendesk_api_token,
+            api_url=s.zendesk_api_url,
+            timeout_s=s.http_timeout_s,
+            bot_user_id=s.zendesk_bot_user_id,
+        )
+    if s.helpdesk == "freshdesk":
+        from integrations.freshdesk import FreshdeskHelpdesk
+
+        return FreshdeskHelpdesk(
+            domain=s.freshdesk_domain,
+            api_key=s.freshdesk_api_key,
+            api_url=s.freshdesk_api_url,
+            timeout_s=s.http_timeout_s,
+            bot_agent_id=s.freshdesk_bot_agent_id,
+        )
+    from integrations.local import LocalHelpdesk
+
+    return LocalHelpdesk(s.local_helpdesk_dir)
+
+
+def build_index(s: Settings):
+    """The Chroma-backed knowledge index (PersistentClient under CHROMA_PATH)."""
+    from knowledge.embeddings import get_embedder
+    from knowledge.index import KnowledgeIndex
+
+    return KnowledgeIndex(path=s.chroma_dir, collection=s.chroma_collection, embedder=get_embedder(s.embedding_model))
+
+
+def build_pipeline(s: Settings, *, helpdesk: Helpdesk | None = None, with_store: bool = True) -> Pipeline:
+    """Load config (ConfigError on bad YAML), the embedding model, the index and the store."""
+    from knowledge.embeddings import get_embedder
+
+    config = load_config(s.config_dir)
+    embedder = get_embedder(s.embedding_model)
+    return Pipeline(
+        helpdesk=helpdesk if helpdesk is not None else build_helpdesk(s),
+        config=config,
+        taxonomy=Taxonomy.build(config.triage, embedder),
+        index=build_index(s),
+        embedder=embedder,
+        store=Store(s.db_url) if with_store else None,
+        top_k=s.top_k,
+        min_score=s.min_passage_score,
+        max_words=s.max_words,
+    )
+
+
+@lru_cache(maxsize=1)
+def worker_pipeline() -> Pipeline:
+    """The worker process's pipeline: the model loads once per process, not per ticket."""
+    return build_pipeline(get_settings())
