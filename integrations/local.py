@@ -153,9 +153,19 @@ def ticket_from_json(data: dict[str, Any]) -> Ticket:
         raise PermanentHelpdeskError(f"local ticket {data.get('id')!r} is malformed ({exc})") from exc
 
 
+_BLOCK_TAGS = ("p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote", "pre", "table")
+
+
 def html_to_text(html: str) -> str:
-    """Visible text of an HTML fragment, one line per block, hidden comments dropped."""
-    return BeautifulSoup(html, "html.parser").get_text("\n", strip=True)
+    """Visible text of an HTML fragment: one line per block element or `<br>`, inline tags joined,
+    runs of spaces collapsed, empty lines and HTML comments (Deskhand's hidden marker) dropped."""
+    soup = BeautifulSoup(html, "html.parser")
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for block in soup.find_all(_BLOCK_TAGS):
+        block.insert_after("\n")
+    lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def _parse_time(value: str) -> datetime:

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Mapping, Sequence
+from urllib.parse import urlsplit
 
 import requests
 import structlog
@@ -457,6 +458,9 @@ class _ZendeskSession(requests.Session):
 
     def request(self, method, url, *args, **kwargs):  # type: ignore[override]
         target = _swap_prefix(url, self._origin, self._api_url) if self._api_url else url
+        # zenpy follows `links.next` wherever it points; the API token only ever goes to our host.
+        if _site(target) != _site(self._api_url or self._origin):
+            raise PermanentHelpdeskError(f"refusing to send Zendesk credentials to {_site(target)[1]!r}")
         response = super().request(method, target, *args, **kwargs)
         if target != url:
             # zenpy chooses its response parser by finding "<subdomain>.zendesk.com" in the request
@@ -467,14 +471,15 @@ class _ZendeskSession(requests.Session):
 
 
 def _raise_for_zendesk_status(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-    error = decipher_response(response.status_code, response.headers, what=response.request.method or "")
+    path = urlsplit(response.url).path
+    error = decipher_response(response.status_code, response.headers, what=f"{response.request.method} {path}")
     if error is None:
         return
     log.warning(
         "zendesk.http_error",
         status=response.status_code,
         method=response.request.method,
-        path=requests.utils.urlparse(response.url).path,
+        path=path,
         retry_after_s=getattr(error, "retry_after_s", None),
     )
     try:
@@ -482,6 +487,11 @@ def _raise_for_zendesk_status(response: requests.Response, *args: Any, **kwargs:
     except requests.HTTPError as exc:
         raise error from exc
     raise error
+
+
+def _site(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def _swap_prefix(url: str, old: str, new: str) -> str:

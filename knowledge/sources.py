@@ -197,7 +197,7 @@ def _title_from_stem(path: Path) -> str:
 # ---------------------------------------------------------------------------------------------
 # HTML
 
-_SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "head", "svg", "iframe", "nav"})
+_SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "head", "title", "svg", "iframe", "nav"})
 _HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _BLOCK_TAGS = frozenset(
     {

@@ -14,7 +14,9 @@ TICKETS_QUEUE = "tickets"
 TASK_NAME = "deskhand.handle_ticket_event"
 
 
-def make_celery(settings: Settings) -> Celery:
+def make_celery(settings: Settings, *, result_backend: bool = True) -> Celery:
+    """The Celery app for `settings`. With Redis, job outcomes are kept by job id for a day; intake passes
+    `result_backend=False` so publishing never waits on (or fails through) the result store."""
     app = Celery("deskhand", include=["worker.tasks"])
     conf: dict = dict(
         task_default_queue=TICKETS_QUEUE,
@@ -32,6 +34,8 @@ def make_celery(settings: Settings) -> Celery:
     if settings.redis_url:
         conf.update(
             broker_url=settings.redis_url,
+            task_ignore_result=False,
+            result_expires=86400,
             broker_transport_options={"socket_connect_timeout": 2, "socket_timeout": 5, "visibility_timeout": 3600},
         )
     else:
@@ -50,6 +54,8 @@ def make_celery(settings: Settings) -> Celery:
                 "polling_interval": 0.1,
             },
         )
+    if settings.redis_url and result_backend:
+        conf["result_backend"] = settings.redis_url  # job outcomes readable by the 202's job_id
     app.conf.update(conf)
     return app
 

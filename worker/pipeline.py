@@ -5,6 +5,7 @@ Celery task calls; `analyze` is the same path without the helpdesk, used by `des
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import structlog
@@ -84,17 +85,38 @@ def should_process(ticket: Ticket) -> tuple[Message | None, str]:
     return latest, ""
 
 
-def analyze(ticket: Ticket, message: Message, p: Pipeline) -> Analysis:
-    """Triage, retrieve, draft and render for one customer message. No helpdesk I/O."""
+def analyze(ticket: Ticket, message: Message, p: Pipeline, timings: dict[str, float] | None = None) -> Analysis:
+    """Triage, retrieve, draft and render for one customer message. No helpdesk I/O.
+
+    `timings`, when given, receives the wall-clock seconds of each stage (embed, triage, retrieve,
+    draft, render), for benchmarks.
+    """
+    clock = _StageClock(timings)
     query_vec = p.embedder.embed([triage_text(ticket)])[0]
+    clock.lap("embed")
     t = triage(ticket, p.taxonomy, query_vec)
+    clock.lap("triage")
     category = p.config.triage.categories.get(t.category) if t.category != UNKNOWN else None
     passages: list[Passage] = []
     if t.role != "escalate_only":
         passages = p.index.search(query_embedding=query_vec, top_k=p.top_k, min_score=p.min_score)
+    clock.lap("retrieve")
     d = draft(ticket, t, passages, query_vec=query_vec, sentences=p.sentences, category=category, max_words=p.max_words)
+    clock.lap("draft")
     note = render_note(ticket, message.id, t, d, p.config.routing, PIPELINE_VERSION)
+    clock.lap("render")
     return Analysis(triage=t, passages=passages, draft=d, note=note)
+
+
+class _StageClock:
+    def __init__(self, sink: dict[str, float] | None):
+        self.sink, self.last = sink, time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        if self.sink is not None:
+            now = time.perf_counter()
+            self.sink[stage] = self.sink.get(stage, 0.0) + now - self.last
+            self.last = now
 
 
 def run_event(event: TicketEvent, p: Pipeline, job_id: str) -> Outcome:

@@ -101,20 +101,26 @@ def triage(ticket: Ticket, taxonomy: Taxonomy, query_vec: np.ndarray) -> Triage:
 
 
 def detect_urgency(ticket: Ticket, cfg: TriageConfig, sentiment: str) -> tuple[str, str]:
-    """(urgency, reason) from configured phrases, repeated contact and sentiment."""
-    text = triage_text(ticket).lower()
+    """(urgency, reason) from configured phrases (searched in the subject and every customer message;
+    the first level that matches wins: urgent, then high), repeated contact, sentiment, then low phrases."""
+    text = _normalize(" ".join([ticket.subject, *(m.body for m in ticket.customer_messages())]))
     for level in ("urgent", "high"):
-        hit = next((p for p in getattr(cfg.urgency, level) if p.lower() in text), None)
+        hit = next((p for p in getattr(cfg.urgency, level) if _normalize(p) in text), None)
         if hit:
             return level, f"{level}: '{hit}'"
     if len(ticket.customer_messages()) >= 3:
         return "high", "high: customer wrote 3+ times"
     if sentiment == "negative":
         return "high", "high: negative sentiment"
-    hit = next((p for p in cfg.urgency.low if p.lower() in text), None)
+    hit = next((p for p in cfg.urgency.low if _normalize(p) in text), None)
     if hit:
         return "low", f"low: '{hit}'"
     return "normal", ""
+
+
+def _normalize(text: str) -> str:
+    """Lower-case with typographic apostrophes made straight, so "can’t" matches "can't"."""
+    return text.lower().replace("\u2019", "'").replace("\u2018", "'")
 
 
 _NEGATIVE = re.compile(

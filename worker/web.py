@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
     if enqueue is None:
         from worker.celery_app import make_celery
 
-        enqueue = make_enqueue(make_celery(s))
+        enqueue = make_enqueue(make_celery(s, result_backend=False))
     app = Flask("deskhand")
     app.config["MAX_CONTENT_LENGTH"] = s.webhook_max_body_bytes
 

@@ -7,9 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from worker.celery_app import make_celery
 from worker.settings import Settings
-from worker.web import create_app, make_enqueue
+from worker.web import create_app
 
 SECRET = "dGVzdC1zaWduaW5nLXNlY3JldA=="
 
@@ -82,8 +81,7 @@ def test_body_over_limit_is_413(client, queued):
 
 
 def test_unreachable_broker_is_503_with_retry_after():
-    app = make_celery(settings(redis_url="redis://127.0.0.1:1/0"))
-    client = create_app(settings(), enqueue=make_enqueue(app)).test_client()
+    client = create_app(settings(redis_url="redis://127.0.0.1:1/0")).test_client()  # the default Celery wiring
     resp = client.post("/webhooks/zendesk", data=TRIGGER, headers=signed(TRIGGER))
     assert resp.status_code == 503 and resp.headers["Retry-After"] == "30"
 
