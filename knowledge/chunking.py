@@ -62,7 +62,9 @@ def chunk_article(article: Article, *, max_words: int = 200, overlap_words: int 
     if max_words < 1:
         raise ValueError(f"max_words must be >= 1, got {max_words}")
     if not 0 <= overlap_words < max_words:
-        raise ValueError(f"overlap_words must be in [0, max_words), got {overlap_words} with max_words={max_words}")
+        raise ValueError(
+            f"overlap_words must be in [0, max_words), got {overlap_words} with max_words={max_words}"
+        )
     splitter = _size_splitter(max_words, overlap_words)
     chunks: list[Chunk] = []
     for heading, text in split_sections(article.body):

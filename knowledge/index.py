@@ -206,7 +206,9 @@ class KnowledgeIndex:
             if vector.ndim == 2 and vector.shape[0] == 1:
                 vector = vector[0]
             if vector.ndim != 1:
-                raise ValueError(f"query_embedding must have shape (dimension,) or (1, dimension), got {vector.shape}")
+                raise ValueError(
+                    f"query_embedding must have shape (dimension,) or (1, dimension), got {vector.shape}"
+                )
 
         # Fetch more than top_k so the per-article cap can still fill top_k; widen if it could not.
         n_results = top_k * 3

@@ -97,7 +97,8 @@ def _load_file(path: Path) -> list[Article]:
         return load_jsonl(path)
     if suffix == ".json":
         return load_json(path)
-    raise ValueError(f"{path}: unsupported file type {path.suffix!r} (expected one of {sorted(SUPPORTED_SUFFIXES)})")
+    expected = ", ".join(sorted(SUPPORTED_SUFFIXES))
+    raise ValueError(f"{path}: unsupported file type {path.suffix!r} (expected one of {expected})")
 
 
 def _check_unique_ids(loaded: Iterable[tuple[Article, Path]]) -> None:

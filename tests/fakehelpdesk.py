@@ -242,6 +242,20 @@ class FakeHelpdesk:
                 )
             self._fd_conversations[int(ticket_id)] = conversations
 
+    def add_zendesk_comment(self, ticket_id: int, author_id: Any, role: str, body: str, public: bool) -> None:
+        """A later comment on an existing Zendesk ticket (e.g. the requester following up)."""
+        with self._lock:
+            author = _as_id(author_id)
+            self._add_zd_user(author, _ZENDESK_ROLES[role], "en-US")
+            self._zd_comments[int(ticket_id)].append(self._zd_comment(author, body, _paragraph(body), public))
+
+    def add_freshdesk_reply(self, ticket_id: int, requester_id: Any, body: str) -> None:
+        """A later public reply from the requester on an existing Freshdesk ticket."""
+        with self._lock:
+            self._fd_conversations[int(ticket_id)].append(
+                self._fd_conversation(int(ticket_id), _as_id(requester_id), _paragraph(body), private=False, incoming=True, source=0)
+            )
+
     # --- inspection and failure injection ---------------------------------------------------------
 
     def zendesk_notes(self, ticket_id: int) -> list[dict[str, Any]]:

@@ -90,7 +90,7 @@ def kb_sync(path: Path) -> None:
 
     try:
         articles = load_path(path)
-    except ValueError as exc:
+    except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
     stats = build_index(get_settings()).sync(articles)
     click.echo(
