@@ -135,9 +135,7 @@ def config_check() -> None:
 @click.option("--ticket", "ticket_file", type=click.Path(exists=True, path_type=Path), help="A ticket JSON (local format).")
 def triage(text: str | None, ticket_file: Path | None) -> None:
     """Preview triage, draft and tags for TEXT or a ticket file, without posting anything."""
-    from bs4 import BeautifulSoup
-
-    from integrations.local import ticket_from_json
+    from integrations.local import html_to_text, ticket_from_json
     from worker.pipeline import analyze
     from worker.wiring import build_pipeline
 
@@ -157,7 +155,7 @@ def triage(text: str | None, ticket_file: Path | None) -> None:
     if message is None:
         raise click.ClickException("the ticket has no public customer message")
     a = analyze(ticket, message, p)
-    click.echo(BeautifulSoup(a.note.html, "html.parser").get_text("\n"))
+    click.echo(html_to_text(a.note.html))
     click.echo(f"\ntags: {' '.join(a.note.tags)}\ngroup: {a.note.group or '-'}")
 
 

@@ -24,7 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import requests
-from bs4 import BeautifulSoup
+
+from integrations.local import html_to_text
 
 JOB_END_EVENTS = {"note_posted", "skipped", "post_failed", "ticket_unreadable"}
 
@@ -78,8 +79,6 @@ def _wait(predicate, timeout_s: float, proc: subprocess.Popen, what: str) -> Non
         time.sleep(0.2)
 
 
-def _note_text(html: str) -> str:
-    return BeautifulSoup(html, "html.parser").get_text("\n").strip()
 
 
 def run_demo(demo_dir: Path, *, port: int = 0, timeout_s: int = 300, work_dir: Path = Path("var/demo")) -> int:
@@ -169,7 +168,7 @@ def _report(tickets_dir: Path, ticket_ids: list[int], jobs: list[dict]) -> int:
         print(f"Tags: {' '.join(ticket.get('tags', []))}")
         print("-" * 78)
         for note in notes:
-            print(_note_text(note.get("html") or note["body"]))
+            print(html_to_text(note.get("html") or note["body"]))
         if len(notes) != 1:
             bad += 1
             print(f"!! expected exactly one note, found {len(notes)}")

@@ -24,6 +24,10 @@ SUMMARY_WORDS = 40
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _CITATION = re.compile(r"\s*\[\d+\]")
+_EMPHASIS = re.compile(r"(\*\*|__|`)")
+# "See “Other article”" points the reader elsewhere; out of its article it answers nothing.
+_CROSS_REFERENCE = re.compile(r"(^|\b)see [\"“']", re.I)
+NEAR_DUPLICATE = 0.85  # cosine above which a sentence repeats one already picked
 
 
 def split_sentences(text: str) -> list[str]:
@@ -33,6 +37,7 @@ def split_sentences(text: str) -> list[str]:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
+        line = _EMPHASIS.sub("", line)
         if _LIST_ITEM.match(line):
             out.append(line)
             continue
@@ -146,13 +151,16 @@ def draft(
             missing_info=missing,
             reason="The closest help-center passages do not answer this message closely enough to draft from.",
         )
+    # one citation number per article, in order of first use
     citations: list[Passage] = []
     parts: list[str] = []
     for p_idx, _s_idx, sentence in sorted(picked):
         passage = passages[p_idx]
-        if passage not in citations:
+        ids = [c.article_id for c in citations]
+        if passage.article_id not in ids:
             citations.append(passage)
-        parts.append(f"{sentence} [{citations.index(passage) + 1}]")
+            ids.append(passage.article_id)
+        parts.append(f"{sentence} [{ids.index(passage.article_id) + 1}]")
     body = "\n".join(parts) if any(_LIST_ITEM.match(p) for p in parts) else " ".join(parts)
     if missing:
         body += "\n" + _ask_for(missing)
@@ -172,7 +180,7 @@ def _pick_sentences(
     passages: list[Passage], query_vec: np.ndarray, cache: SentenceVectors, budget_words: int
 ) -> list[tuple[int, int, str]]:
     """Best-supported sentences as (passage index, sentence index, text), within `budget_words`."""
-    candidates: list[tuple[float, int, int, str]] = []
+    candidates: list[tuple[float, int, int, str, np.ndarray]] = []
     for p_idx, passage in enumerate(passages):
         texts, vectors = cache.get(passage)
         if not texts:
@@ -180,16 +188,19 @@ def _pick_sentences(
         sims = vectors @ query_vec
         for s_idx, (text, sim) in enumerate(zip(texts, sims.tolist())):
             n = word_count(text)
-            if 4 <= n <= 60 and sim >= MIN_SENTENCE_SCORE:
+            if 5 <= n <= 60 and sim >= MIN_SENTENCE_SCORE and not _CROSS_REFERENCE.search(text):
                 # a small bonus for the passage's own rank keeps the draft anchored on the best article
-                candidates.append((sim + 0.05 * passage.score, p_idx, s_idx, _CITATION.sub("", text)))
-    candidates.sort(reverse=True)
-    picked, used = [], 0
-    for _score, p_idx, s_idx, text in candidates:
+                candidates.append((sim + 0.05 * passage.score, p_idx, s_idx, _CITATION.sub("", text), vectors[s_idx]))
+    candidates.sort(key=lambda c: c[0], reverse=True)
+    picked: list[tuple[int, int, str]] = []
+    picked_vecs: list[np.ndarray] = []
+    used = 0
+    for _score, p_idx, s_idx, text, vec in candidates:
         cost = word_count(text) + 1  # + the citation marker
-        if used + cost > budget_words:
+        if used + cost > budget_words or any(float(vec @ v) > NEAR_DUPLICATE for v in picked_vecs):
             continue
         picked.append((p_idx, s_idx, text))
+        picked_vecs.append(vec)
         used += cost
         if len(picked) == MAX_SENTENCES:
             break

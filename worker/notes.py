@@ -70,7 +70,8 @@ def render_note(
     else:
         if draft.summary:
             parts.append(f"<p><strong>Request:</strong> {_esc(draft.summary)}</p>")
-        parts.append(f"<p><strong>No draft:</strong> {_esc(draft.reason)}</p>")
+        if not draft.escalate:  # an escalation states its reason once, below
+            parts.append(f"<p><strong>No draft:</strong> {_esc(draft.reason)}</p>")
     if draft.citations:
         label = "Sources" if draft.has_draft else "Policy to check"
         items = []
@@ -82,7 +83,7 @@ def render_note(
     if draft.missing_info:
         parts.append(f"<p><strong>Missing before you reply:</strong> {_esc(' · '.join(draft.missing_info))}</p>")
     if draft.escalate:
-        parts.append(f"<p><strong>Escalation:</strong> {_esc(draft.reason)}</p>")
+        parts.append(f"<p><strong>Escalation (no draft):</strong> {_esc(draft.reason)}</p>")
     parts.append(f"<p><small>{marker}</small></p>")
     tags, group = route(triage, draft, routing)
     return Note(html="\n".join(parts), marker=marker, tags=tags, group=group)

@@ -47,7 +47,7 @@ def test_escalate_only_ticket_gets_tags_and_escalation_note_but_no_draft(service
     (note,) = service.notes(5002)
     html = note_html(service.vendor, note)
     assert is_private(service.vendor, note)
-    assert "Escalation:" in html and "Draft reply" not in html
+    assert "Escalation (no draft):" in html and "Draft reply" not in html
     assert {"deskhand_account_access", "deskhand_escalation", "deskhand_urgent"} <= set(service.fake.tags(service.vendor, 5002))
 
 

@@ -88,3 +88,21 @@ def test_missing_facts_are_listed_and_asked_for():
 def test_split_sentences_keeps_list_items():
     text = "## Steps\n1. Open the app. Then wait.\n2. Press reset.\nDone. All good!"
     assert split_sentences(text) == ["1. Open the app. Then wait.", "2. Press reset.", "Done.", "All good!"]
+
+
+def test_citations_are_numbered_per_article_and_repeats_dropped():
+    a0 = Passage(chunk_id="a#0", article_id="a", title="A", text="Standard shipping takes 3 to 5 business days.", score=0.9)
+    a1 = Passage(chunk_id="a#1", article_id="a", title="A", text="Standard shipping takes 3 to 5 business days, always.", score=0.8)
+    b = Passage(chunk_id="b#0", article_id="b", title="B", text="Express shipping takes 1 to 2 business days.", score=0.7)
+    d = run("How many business days does standard or express shipping take?", passages=(a0, a1, b))
+    assert [c.article_id for c in d.citations] == ["a", "b"]
+    assert d.body.count("Standard shipping takes 3 to 5 business days") == 1  # the near-duplicate is dropped
+    assert "[1]" in d.body and "[2]" in d.body and "[3]" not in d.body
+
+
+def test_markdown_emphasis_and_cross_references_never_reach_the_draft():
+    p = Passage(chunk_id="c#0", article_id="c", title="C",
+                text="Standard shipping shows as **Shipped** after dispatch in business days. See \"How do I track my parcel?\" for shipping details.", score=0.9)
+    d = run("standard shipping business days shipped dispatch", passages=(p,))
+    assert "Standard shipping shows as Shipped after dispatch in business days. [1]" in d.body
+    assert "**" not in d.body and "See" not in d.body

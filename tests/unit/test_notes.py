@@ -46,7 +46,7 @@ def test_unknown_routes_to_human_triage():
     note = render_note(ticket(message(1, "x")), "m1", tri(category="unknown", role="escalate_only", urgency="normal"), d, ROUTING, "0.1.0")
     assert note.tags == ("dh_triaged", "dh_needs_human_triage")
     assert note.group == "900"
-    assert "<strong>Escalation:</strong> route it for human triage" in note.html
+    assert "<strong>Escalation (no draft):</strong> route it for human triage" in note.html
 
 
 def test_placeholders_and_html_in_text_are_escaped():

@@ -125,7 +125,7 @@ def test_escalate_only_gets_tags_and_escalation_but_no_draft(tmp_path):
     out = run_event(EVENT, p, "j1")
     assert out.status == "posted" and out.role == "escalate_only" and out.drafted is False
     note = hd.ticket.messages[-1].html
-    assert "Escalation:" in note and "Draft reply" not in note
+    assert "Escalation (no draft):" in note and "Draft reply" not in note
 
 
 def test_should_process_rules():
