@@ -66,6 +66,7 @@ def main() -> None:
     texts = texts[: args.warmup + args.tickets]
 
     cpu_ms, wall_ms, stages, drafted = [], [], {}, 0
+    full_cpu_ms: list[float] = []  # tickets whose path ran retrieval (escalate_only and unknown skip it)
     for i, text in enumerate(texts):
         ticket = ticket_from_text(i + 1, text)
         timings: dict[str, float] = {}
@@ -77,6 +78,8 @@ def main() -> None:
         cpu_ms.append((c1 - c0) * 1000)
         wall_ms.append((w1 - w0) * 1000)
         drafted += a.draft.has_draft
+        if a.triage.role != "escalate_only":
+            full_cpu_ms.append((c1 - c0) * 1000)
         for stage, secs in timings.items():
             stages.setdefault(stage, []).append(secs * 1000)
 
@@ -93,6 +96,9 @@ def main() -> None:
         "wall_ms_median": round(statistics.median(wall_ms), 2),
         "wall_ms_p95": round(pct(wall_ms, 0.95), 2),
         "stage_wall_ms_median": {s: round(statistics.median(v), 2) for s, v in stages.items()},
+        "full_path_share": round(len(full_cpu_ms) / len(cpu_ms), 3),
+        "full_path_cpu_ms_median": round(statistics.median(full_cpu_ms), 2) if full_cpu_ms else None,
+        "full_path_cpu_ms_p95": round(pct(full_cpu_ms, 0.95), 2) if full_cpu_ms else None,
         "draft_share": round(drafted / len(cpu_ms), 3),
     }
     print(json.dumps(figures))
