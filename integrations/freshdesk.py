@@ -15,10 +15,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
@@ -34,8 +31,18 @@ from integrations.base import (
     PermanentHelpdeskError,
     Ticket,
     TicketEvent,
-    TicketNotFound,
     TransientHelpdeskError,
+)
+from integrations.http import (
+    error_for_status,
+    header,
+    is_placeholder,
+    load_json_object,
+    network_errors_as_transient,
+    parse_optional_id,
+    parse_retry_after as parse_retry_after,  # re-exported: part of this adapter's API
+    parse_ticket_id,
+    parse_time,
 )
 
 log = structlog.get_logger()
@@ -73,10 +80,10 @@ def verify_shared_secret(*, secret: str, headers: Mapping[str, str]) -> None:
         raise InvalidSignature("no shared secret configured")
     expected = secret.encode("utf-8")
     candidates = []
-    header_value = _header(headers, SECRET_HEADER)
+    header_value = header(headers, SECRET_HEADER)
     if header_value is not None:
         candidates.append(header_value.strip().encode("utf-8", "replace"))
-    password = _basic_auth_password(_header(headers, "Authorization"))
+    password = _basic_auth_password(header(headers, "Authorization"))
     if password is not None:
         candidates.append(password)
     if not candidates:
@@ -102,19 +109,14 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
     Never returns None today (the rule only fires for events Deskhand wants); the type matches
     `zendesk.parse_event`. Raises `MalformedPayload` for invalid JSON, no ticket id or a non-numeric one.
     """
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedPayload("body is not valid JSON") from exc
-    if not isinstance(payload, dict):
-        raise MalformedPayload("body is not a JSON object")
+    payload = load_json_object(body)
     inner = payload.get("freshdesk_webhook", payload)
     if not isinstance(inner, dict):
         raise MalformedPayload("freshdesk_webhook is not an object")
-    ticket_id = _ticket_id(inner.get("ticket_id"))
+    ticket_id = parse_ticket_id(inner.get("ticket_id"))
     triggered = inner.get("triggered_event")
     kind = triggered.strip() if isinstance(triggered, str) else ""
-    if not kind or kind.startswith("{{"):
+    if not kind or is_placeholder(kind):
         kind = DEFAULT_KIND
     digest = hashlib.sha256(f"{ticket_id}:".encode() + body).hexdigest()
     return TicketEvent(helpdesk=NAME, ticket_id=ticket_id, kind=kind, delivery_id=digest, actor_id=None)
@@ -149,41 +151,15 @@ def merge_tags(existing: Iterable[str], new: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(tag for tag in (*existing, *new) if tag))
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP-date); None if absent/invalid."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
-
-
 def decipher_response(status: int, headers: Mapping[str, str], *, what: str = "") -> HelpdeskError | None:
     """Map an HTTP status to the error the adapter raises, or None for 2xx/3xx.
 
     429 (Freshdesk sends `Retry-After: <seconds>`), 409 ("conflicting state") and 5xx →
     `TransientHelpdeskError`; 404 → `TicketNotFound`; other 4xx → `PermanentHelpdeskError`.
-    https://developers.freshdesk.com/api/#error
+    The message reads "Freshdesk <what> answered <status>". Mapping in
+    `integrations.http.error_for_status`. https://developers.freshdesk.com/api/#error
     """
-    if status < 400:
-        return None
-    label = f"Freshdesk {what} answered {status}".replace("  ", " ")
-    if status == 429 or status == 409 or status >= 500:
-        return TransientHelpdeskError(
-            label, retry_after_s=parse_retry_after(_header(headers, "Retry-After")), status=status
-        )
-    if status == 404:
-        return TicketNotFound(label, status=status)
-    return PermanentHelpdeskError(label, status=status)
+    return error_for_status(status, headers, vendor="Freshdesk", what=what)
 
 
 def ticket_from_api(
@@ -201,8 +177,8 @@ def ticket_from_api(
     Private notes are `public=False`. Status codes become names ("open", "pending", …); custom fields
     with a value become `fields`. Messages are oldest first (ties keep API order).
     """
-    ticket_id = _ticket_id(ticket.get("id"))
-    requester_id = _optional_id(ticket.get("requester_id"))
+    ticket_id = parse_ticket_id(ticket.get("id"))
+    requester_id = parse_optional_id(ticket.get("requester_id"))
     bot = str(bot_agent_id or "")
     messages = []
     description_html = str(ticket.get("description") or "")
@@ -216,12 +192,12 @@ def ticket_from_api(
                 author_role="agent" if outbound else "requester",
                 body=str(description_text or ""),
                 public=True,
-                created_at=_parse_time(ticket.get("created_at")),
+                created_at=parse_time(ticket.get("created_at"), source="Freshdesk"),
                 html=description_html,
             )
         )
     for c in conversations:
-        user_id = _optional_id(c.get("user_id"))
+        user_id = parse_optional_id(c.get("user_id"))
         private = bool(c.get("private"))
         role: AuthorRole = "agent"
         if not private and ((user_id is not None and user_id == requester_id) or c.get("incoming") is True):
@@ -235,7 +211,7 @@ def ticket_from_api(
                 author_role=role,
                 body=str(c.get("body_text") or ""),
                 public=not private,
-                created_at=_parse_time(c.get("created_at")),
+                created_at=parse_time(c.get("created_at"), source="Freshdesk"),
                 html=str(c.get("body") or ""),
             )
         )
@@ -249,7 +225,7 @@ def ticket_from_api(
         status=STATUS_NAMES.get(status, str(status)) if isinstance(status, int) else str(status or ""),
         tags=tuple(ticket.get("tags") or ()),
         messages=tuple(messages),
-        group_id=_optional_id(ticket.get("group_id")),
+        group_id=parse_optional_id(ticket.get("group_id")),
         locale=None,  # Freshdesk tickets carry no language; triage detects it
         fields={str(k): str(v) for k, v in custom_fields.items() if v not in (None, "")},
     )
@@ -384,57 +360,9 @@ def _json(response: requests.Response, shape: type) -> Any:
 
 @contextmanager
 def _mapped_errors(what: str) -> Iterator[None]:
+    """Network failures → `TransientHelpdeskError`; any other requests failure → `PermanentHelpdeskError`."""
     try:
-        yield
-    except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-        raise TransientHelpdeskError(f"Freshdesk {what}: {type(exc).__name__}") from exc
+        with network_errors_as_transient("Freshdesk", what):
+            yield
     except requests.RequestException as exc:
         raise PermanentHelpdeskError(f"Freshdesk {what}: {type(exc).__name__}") from exc
-
-
-# ---------------------------------------------------------------------------------------------------
-# Small helpers
-# ---------------------------------------------------------------------------------------------------
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
-
-
-def _ticket_id(value: Any) -> int:
-    # Placeholders render ids as strings ("42"). Digits only: a display id with a prefix, or the
-    # placeholder itself when the rule could not render it, is refused rather than guessed at.
-    if isinstance(value, bool):
-        raise MalformedPayload("ticket id is not a number")
-    if isinstance(value, int):
-        ticket_id = value
-    elif isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
-        ticket_id = int(value.strip())
-    elif value in (None, ""):
-        raise MalformedPayload("no ticket id")
-    else:
-        raise MalformedPayload("ticket id is not a number")
-    if ticket_id <= 0:
-        raise MalformedPayload("ticket id must be positive")
-    return ticket_id
-
-
-def _optional_id(value: Any) -> str | None:
-    if value is None or isinstance(value, bool):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _parse_time(value: Any) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError as exc:
-        raise PermanentHelpdeskError(f"unparseable Freshdesk time {value!r}") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)

@@ -27,6 +27,7 @@ from typing import Any, Iterator, Sequence
 from bs4 import BeautifulSoup
 
 from integrations.base import Message, PermanentHelpdeskError, Ticket, TicketNotFound
+from integrations.http import parse_time
 
 NAME = "local"
 NOTE_AUTHOR_ID = "deskhand"
@@ -133,7 +134,7 @@ def ticket_from_json(data: dict[str, Any]) -> Ticket:
                     author_role=role,
                     body=str(m.get("body") or ""),
                     public=bool(m.get("public", True)),
-                    created_at=_parse_time(m["created_at"]),
+                    created_at=parse_time(m["created_at"], source="local"),
                     html=str(m.get("html") or ""),
                 )
             )
@@ -166,13 +167,6 @@ def html_to_text(html: str) -> str:
         block.insert_after("\n")
     lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
     return "\n".join(line for line in lines if line)
-
-
-def _parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
 
 
 def _atomic_write(path: Path, text: str) -> None:

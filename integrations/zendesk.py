@@ -17,10 +17,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
@@ -41,8 +39,16 @@ from integrations.base import (
     PermanentHelpdeskError,
     Ticket,
     TicketEvent,
-    TicketNotFound,
-    TransientHelpdeskError,
+)
+from integrations.http import (
+    error_for_status,
+    header,
+    load_json_object,
+    network_errors_as_transient,
+    parse_optional_id,
+    parse_retry_after as parse_retry_after,  # re-exported: part of this adapter's API
+    parse_ticket_id,
+    parse_time,
 )
 
 log = structlog.get_logger()
@@ -135,8 +141,8 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
     Raises `MalformedPayload` for invalid JSON, an unknown body shape, a missing or non-numeric ticket id.
     Shapes: https://developer.zendesk.com/api-reference/webhooks/event-types/webhook-event-types/ .
     """
-    payload = _load_json_object(body)
-    invocation_id = _header(headers, INVOCATION_ID_HEADER)
+    payload = load_json_object(body)
+    invocation_id = header(headers, INVOCATION_ID_HEADER)
     body_digest = hashlib.sha256(body).hexdigest()
 
     if "deskhand_event" in payload:
@@ -145,10 +151,10 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
             raise MalformedPayload("deskhand_event must be a non-empty string")
         return TicketEvent(
             helpdesk=NAME,
-            ticket_id=_ticket_id(payload.get("ticket_id")),
+            ticket_id=parse_ticket_id(payload.get("ticket_id")),
             kind=kind.strip(),
             delivery_id=invocation_id or body_digest,
-            actor_id=_optional_id(payload.get("current_user_id")),
+            actor_id=parse_optional_id(payload.get("current_user_id")),
         )
 
     event_type = payload.get("type")
@@ -168,7 +174,7 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
         ticket_id=_envelope_ticket_id(detail.get("id"), payload.get("subject")),
         kind=kind,
         delivery_id=str(envelope_id) if envelope_id else (invocation_id or body_digest),
-        actor_id=_optional_id(author.get("id")) or _optional_id(detail.get("actor_id")),
+        actor_id=parse_optional_id(author.get("id")) or parse_optional_id(detail.get("actor_id")),
     )
 
 
@@ -192,12 +198,12 @@ def _envelope_ticket_id(detail_id: Any, subject: Any) -> int:
     # receivers read the wrong field (Pipedream #18260), so when both are present they must agree.
     subject_id = None
     if isinstance(subject, str) and subject.startswith("zen:ticket:"):
-        subject_id = _ticket_id(subject.removeprefix("zen:ticket:"))
+        subject_id = parse_ticket_id(subject.removeprefix("zen:ticket:"))
     if detail_id in (None, ""):
         if subject_id is None:
             raise MalformedPayload("event has no ticket id (detail.id / subject)")
         return subject_id
-    ticket_id = _ticket_id(detail_id)
+    ticket_id = parse_ticket_id(detail_id)
     if subject_id is not None and subject_id != ticket_id:
         raise MalformedPayload("detail.id and subject name different tickets")
     return ticket_id
@@ -208,44 +214,16 @@ def _envelope_ticket_id(detail_id: Any, subject: Any) -> int:
 # ---------------------------------------------------------------------------------------------------
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP-date); None if absent/invalid.
-
-    Negative values and past dates give 0.0. https://www.rfc-editor.org/rfc/rfc9110#field.retry-after
-    """
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
-
-
 def decipher_response(status: int, headers: Mapping[str, str], *, what: str = "") -> HelpdeskError | None:
     """Map an HTTP status to the error the adapter raises, or None for 2xx/3xx.
 
     429 and 5xx → `TransientHelpdeskError` (retry_after_s from `Retry-After` when present);
     409 → `TransientHelpdeskError` (Zendesk answers 409 when updates to one ticket collide; a retry
     re-applies the change); 404 → `TicketNotFound`; any other 4xx → `PermanentHelpdeskError`.
-    The status is kept on the error. https://developer.zendesk.com/api-reference/introduction/rate-limits/
+    The status is kept on the error; the message reads "Zendesk <what> answered <status>". Mapping in
+    `integrations.http.error_for_status`. https://developer.zendesk.com/api-reference/introduction/rate-limits/
     """
-    if status < 400:
-        return None
-    label = f"Zendesk {what} answered {status}".replace("  ", " ")
-    if status == 429 or status == 409 or status >= 500:
-        retry_after_s = parse_retry_after(_header(headers, "Retry-After"))
-        return TransientHelpdeskError(label, retry_after_s=retry_after_s, status=status)
-    if status == 404:
-        return TicketNotFound(label, status=status)
-    return PermanentHelpdeskError(label, status=status)
+    return error_for_status(status, headers, vendor="Zendesk", what=what)
 
 
 def ticket_from_api(
@@ -268,7 +246,7 @@ def ticket_from_api(
     """
     roles = {str(u.get("id")): str(u.get("role") or "") for u in users if u.get("id") is not None}
     locales = {str(u.get("id")): u.get("locale") for u in users if u.get("id") is not None}
-    requester_id = _optional_id(ticket.get("requester_id"))
+    requester_id = parse_optional_id(ticket.get("requester_id"))
 
     def role_of(author_id: str | None) -> AuthorRole:
         if author_id is None or author_id == _SYSTEM_AUTHOR_ID:
@@ -284,7 +262,7 @@ def ticket_from_api(
 
     messages = []
     for c in comments:
-        author_id = _optional_id(c.get("author_id"))
+        author_id = parse_optional_id(c.get("author_id"))
         plain = c.get("plain_body")
         messages.append(
             Message(
@@ -293,7 +271,7 @@ def ticket_from_api(
                 author_role=role_of(author_id),
                 body=plain if isinstance(plain, str) else str(c.get("body") or ""),
                 public=bool(c.get("public")),
-                created_at=_parse_time(c.get("created_at")),
+                created_at=parse_time(c.get("created_at"), source="Zendesk"),
                 html=str(c.get("html_body") or ""),
             )
         )
@@ -305,13 +283,13 @@ def ticket_from_api(
         if isinstance(f, Mapping) and f.get("value") not in (None, "")
     }
     return Ticket(
-        id=_ticket_id(ticket.get("id")),
+        id=parse_ticket_id(ticket.get("id")),
         subject=str(ticket.get("subject") or ticket.get("raw_subject") or ""),
         requester_id=requester_id,
         status=str(ticket.get("status") or ""),
         tags=tuple(ticket.get("tags") or ()),
         messages=tuple(messages),
-        group_id=_optional_id(ticket.get("group_id")),
+        group_id=parse_optional_id(ticket.get("group_id")),
         locale=locales.get(requester_id) if requester_id else None,
         fields=fields,
     )
@@ -438,11 +416,10 @@ def _mapped_errors(what: str) -> Iterator[None]:
     """Network and zenpy failures → the Deskhand error tree, chained. HTTP statuses were already
     mapped by the session hook."""
     try:
-        yield
+        with network_errors_as_transient("Zendesk", what):
+            yield
     except HelpdeskError:
         raise
-    except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-        raise TransientHelpdeskError(f"Zendesk {what}: {type(exc).__name__}") from exc
     except (ZenpyException, requests.RequestException, ValueError, KeyError, AttributeError) as exc:
         raise PermanentHelpdeskError(f"Zendesk {what}: unexpected response ({type(exc).__name__})") from exc
 
@@ -512,63 +489,7 @@ def _as_dict(obj: Any, cls: type, what: str) -> dict[str, Any]:
     return obj.to_dict()
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
-
-
-def _load_json_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedPayload("body is not valid JSON") from exc
-    if not isinstance(payload, dict):
-        raise MalformedPayload("body is not a JSON object")
-    return payload
-
-
-def _ticket_id(value: Any) -> int:
-    # Event payloads and placeholder bodies carry ids as strings ("5158").
-    if isinstance(value, bool):
-        raise MalformedPayload("ticket id is not a number")
-    if isinstance(value, int):
-        ticket_id = value
-    elif isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
-        ticket_id = int(value.strip())
-    elif value in (None, ""):
-        raise MalformedPayload("no ticket id")
-    else:
-        raise MalformedPayload("ticket id is not a number")
-    if ticket_id <= 0:
-        raise MalformedPayload("ticket id must be positive")
-    return ticket_id
-
-
-def _optional_id(value: Any) -> str | None:
-    if value is None or isinstance(value, bool):
-        return None
-    text = str(value).strip()
-    # An unrendered placeholder ("{{current_user.id}}") is no id.
-    if not text or text.startswith("{{"):
-        return None
-    return text
-
-
 def _is_user_id(value: Any) -> bool:
     return value is not None and not isinstance(value, bool) and str(value).isascii() and str(value).isdigit()
 
 
-def _parse_time(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        try:
-            parsed = datetime.fromisoformat(str(value))
-        except ValueError as exc:
-            raise PermanentHelpdeskError(f"unparseable Zendesk time {value!r}") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
