@@ -51,7 +51,7 @@ def load_json_object(body: bytes) -> dict[str, Any]:
     """
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise MalformedPayload("body is not valid JSON") from exc
     if not isinstance(payload, dict):
         raise MalformedPayload("body is not a JSON object")
@@ -67,6 +67,9 @@ def is_placeholder(text: str) -> bool:
     return text.strip().startswith("{{")
 
 
+MAX_TICKET_ID = 2**63 - 1
+
+
 def parse_ticket_id(value: Any) -> int:
     """A ticket id from a payload as a positive int.
 
@@ -74,13 +77,16 @@ def parse_ticket_id(value: Any) -> int:
     `" 42 "`): payload placeholders render ids as strings. Raises `MalformedPayload`:
     "no ticket id" for None or ""; "ticket id is not a number" for a bool, a float, a signed or
     decimal string, a prefixed display id or an unrendered placeholder; "ticket id must be
-    positive" for an int ≤ 0 (and "0").
+    positive" for an int ≤ 0 (and "0"); "ticket id is too large" above 2**63 - 1 (both vendors use
+    64-bit ids; a longer number is garbage and must not reach a file name or an API path).
     """
     if isinstance(value, bool):
         raise MalformedPayload("ticket id is not a number")
     if isinstance(value, int):
         number = value
     elif isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        if len(value.strip()) > 19:
+            raise MalformedPayload("ticket id is too large")
         number = int(value.strip())
     elif value in (None, ""):
         raise MalformedPayload("no ticket id")
@@ -88,6 +94,8 @@ def parse_ticket_id(value: Any) -> int:
         raise MalformedPayload("ticket id is not a number")
     if number <= 0:
         raise MalformedPayload("ticket id must be positive")
+    if number > MAX_TICKET_ID:
+        raise MalformedPayload("ticket id is too large")
     return number
 
 

@@ -176,5 +176,6 @@ def _report(tickets_dir: Path, ticket_ids: list[int], jobs: list[dict]) -> int:
     skipped = sum(j["event"] == "skipped" for j in jobs)
     print("\n" + "=" * 78)
     print(f"{len(jobs)} jobs: {posted} notes posted, {skipped} skipped (duplicate delivery and self-triggered updates).")
-    print("Notes and tags were written to the local helpdesk folder; the service log is beside it (serve.log).")
+    print(f"Notes and tags are in {tickets_dir}/ (ticket JSON + <id>.note-<n>.html); the service log is {tickets_dir.parent / 'serve.log'}.")
+    print("The demo's index is its own (under that folder); for `deskhand triage` or `kb search`, run `deskhand kb sync demo/help_center` first.")
     return 1 if bad else 0

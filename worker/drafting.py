@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -27,7 +28,11 @@ _CITATION = re.compile(r"\s*\[\d+\]")
 _EMPHASIS = re.compile(r"(\*\*|__|`)")
 # "See “Other article”" points the reader elsewhere; out of its article it answers nothing.
 _CROSS_REFERENCE = re.compile(r"(^|\b)see [\"“']", re.I)
+_PAREN_REFERENCE = re.compile(r"\s*\((?:see|read) [\"“'][^)]*\)", re.I)
 NEAR_DUPLICATE = 0.85  # cosine above which a sentence repeats one already picked
+PASSAGE_MARGIN = 0.08  # draft only from passages whose score is within this of the best passage's
+# A sentence opening with one of these leans on the sentence before it, so the two travel together.
+_ANAPHOR = re.compile(r"^(it|this|that|these|those|they|them|there|he|she|such|its|their)\b", re.I)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -151,17 +156,18 @@ def draft(
             missing_info=missing,
             reason="The closest help-center passages do not answer this message closely enough to draft from.",
         )
-    # one citation number per article, in order of first use
+    # one citation number per article, in order of first use; every sentence and list line is cited
     citations: list[Passage] = []
-    parts: list[str] = []
-    for p_idx, _s_idx, sentence in sorted(picked):
-        passage = passages[p_idx]
+    lines: list[str] = []
+    for unit in sorted(picked, key=lambda u: (u.p_idx, u.position)):
+        passage = passages[unit.p_idx]
         ids = [c.article_id for c in citations]
         if passage.article_id not in ids:
             citations.append(passage)
             ids.append(passage.article_id)
-        parts.append(f"{sentence} [{ids.index(passage.article_id) + 1}]")
-    body = "\n".join(parts) if any(_LIST_ITEM.match(p) for p in parts) else " ".join(parts)
+        n = ids.index(passage.article_id) + 1
+        lines.append("\n".join(f"{part} [{n}]" for part in unit.parts) if unit.is_list else " ".join(f"{part} [{n}]" for part in unit.parts))
+    body = "\n".join(lines) if any(u.is_list for u in picked) else " ".join(lines)
     if missing:
         body += "\n" + _ask_for(missing)
     reason = "Policy wording only: make no commitment the sources do not state." if triage.role == "constrained_draft" else ""
@@ -176,32 +182,91 @@ def _ask_words(missing: tuple[str, ...]) -> int:
     return word_count(_ask_for(missing)) if missing else 0
 
 
-def _pick_sentences(
-    passages: list[Passage], query_vec: np.ndarray, cache: SentenceVectors, budget_words: int
-) -> list[tuple[int, int, str]]:
-    """Best-supported sentences as (passage index, sentence index, text), within `budget_words`."""
-    candidates: list[tuple[float, int, int, str, np.ndarray]] = []
+@dataclass(frozen=True)
+class _Unit:
+    """What the drafter picks: one sentence, an anaphoric sentence with the one it leans on, or a whole
+    step list (steps are never quoted out of order or alone)."""
+
+    p_idx: int
+    position: int
+    parts: tuple[str, ...]
+    is_list: bool
+    sim: float  # best cosine of its sentences to the customer's message
+    vector: np.ndarray
+
+    @property
+    def words(self) -> int:
+        return sum(word_count(p) + 1 for p in self.parts)  # + one citation marker each
+
+
+def _units(p_idx: int, texts: list[str], vectors: np.ndarray, sims: list[float]) -> list[_Unit]:
+    units: list[_Unit] = []
+    i = 0
+    while i < len(texts):
+        if _LIST_ITEM.match(texts[i]):
+            j = i
+            while j < len(texts) and _LIST_ITEM.match(texts[j]):
+                j += 1
+            idx = list(range(i, j))
+        elif _ANAPHOR.match(texts[i]) and units and not units[-1].is_list and len(units[-1].parts) == 1:
+            prev = units.pop()  # glue onto the sentence it refers to
+            idx = [prev.position, i]
+            j = i + 1
+        else:
+            idx, j = [i], i + 1
+        vec = vectors[idx].mean(axis=0)
+        units.append(
+            _Unit(
+                p_idx=p_idx,
+                position=idx[0],
+                parts=tuple(_PAREN_REFERENCE.sub("", _CITATION.sub("", texts[k])) for k in idx),
+                is_list=bool(_LIST_ITEM.match(texts[idx[0]])),
+                sim=max(sims[k] for k in idx),
+                vector=vec / (np.linalg.norm(vec) or 1.0),
+            )
+        )
+        i = j
+    return units
+
+
+def _first_steps(unit: _Unit, budget_words: int) -> _Unit | None:
+    """The longest prefix of a step list that fits `budget_words`, if it keeps at least two steps."""
+    parts: list[str] = []
+    for part in unit.parts:
+        if sum(word_count(p) + 1 for p in [*parts, part]) > budget_words:
+            break
+        parts.append(part)
+    return replace(unit, parts=tuple(parts)) if len(parts) >= 2 else None
+
+
+def _pick_sentences(passages: list[Passage], query_vec: np.ndarray, cache: SentenceVectors, budget_words: int) -> list[_Unit]:
+    """The best-supported units within `budget_words`, drawn only from passages close to the best one,
+    so a draft never answers from a weaker article while the best one says something else."""
+    best = max(p.score for p in passages)
+    candidates: list[tuple[float, _Unit]] = []
     for p_idx, passage in enumerate(passages):
+        if passage.score < best - PASSAGE_MARGIN:
+            continue
         texts, vectors = cache.get(passage)
         if not texts:
             continue
-        sims = vectors @ query_vec
-        for s_idx, (text, sim) in enumerate(zip(texts, sims.tolist())):
-            n = word_count(text)
-            if 5 <= n <= 60 and sim >= MIN_SENTENCE_SCORE and not _CROSS_REFERENCE.search(text):
-                # a small bonus for the passage's own rank keeps the draft anchored on the best article
-                candidates.append((sim + 0.05 * passage.score, p_idx, s_idx, _CITATION.sub("", text), vectors[s_idx]))
+        for unit in _units(p_idx, texts, vectors, (vectors @ query_vec).tolist()):
+            text = " ".join(unit.parts)
+            if unit.sim >= MIN_SENTENCE_SCORE and word_count(text) >= 5 and (unit.is_list or not _CROSS_REFERENCE.search(text)):
+                # the passage's own relevance counts as much as the sentence's
+                candidates.append((0.5 * unit.sim + 0.5 * passage.score, unit))
     candidates.sort(key=lambda c: c[0], reverse=True)
-    picked: list[tuple[int, int, str]] = []
-    picked_vecs: list[np.ndarray] = []
+    picked: list[_Unit] = []
     used = 0
-    for _score, p_idx, s_idx, text, vec in candidates:
-        cost = word_count(text) + 1  # + the citation marker
-        if used + cost > budget_words or any(float(vec @ v) > NEAR_DUPLICATE for v in picked_vecs):
+    for _score, unit in candidates:
+        if unit.is_list and used + unit.words > budget_words:
+            unit = _first_steps(unit, budget_words - used)  # the first steps, in order, or nothing
+        if unit is None or used + unit.words > budget_words:
             continue
-        picked.append((p_idx, s_idx, text))
-        picked_vecs.append(vec)
-        used += cost
+        if any(float(unit.vector @ u.vector) > NEAR_DUPLICATE for u in picked):
+            continue
+        picked.append(unit)
+        used += unit.words
         if len(picked) == MAX_SENTENCES:
             break
     return picked

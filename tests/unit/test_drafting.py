@@ -93,7 +93,7 @@ def test_split_sentences_keeps_list_items():
 def test_citations_are_numbered_per_article_and_repeats_dropped():
     a0 = Passage(chunk_id="a#0", article_id="a", title="A", text="Standard shipping takes 3 to 5 business days.", score=0.9)
     a1 = Passage(chunk_id="a#1", article_id="a", title="A", text="Standard shipping takes 3 to 5 business days, always.", score=0.8)
-    b = Passage(chunk_id="b#0", article_id="b", title="B", text="Express shipping takes 1 to 2 business days.", score=0.7)
+    b = Passage(chunk_id="b#0", article_id="b", title="B", text="Express shipping takes 1 to 2 business days.", score=0.85)
     d = run("How many business days does standard or express shipping take?", passages=(a0, a1, b))
     assert [c.article_id for c in d.citations] == ["a", "b"]
     assert d.body.count("Standard shipping takes 3 to 5 business days") == 1  # the near-duplicate is dropped
@@ -106,3 +106,34 @@ def test_markdown_emphasis_and_cross_references_never_reach_the_draft():
     d = run("standard shipping business days shipped dispatch", passages=(p,))
     assert "Standard shipping shows as Shipped after dispatch in business days. [1]" in d.body
     assert "**" not in d.body and "See" not in d.body
+
+
+def test_only_passages_close_to_the_best_one_are_quoted():
+    best = Passage(chunk_id="eu#0", article_id="eu", title="EU", text="Standard shipping within the EU takes 3 to 5 business days.", score=0.60)
+    weaker = Passage(chunk_id="intl#0", article_id="intl", title="Intl", text="Shipping outside the EU takes 7 to 12 business days.", score=0.45)
+    d = run("How many business days does shipping take?", passages=(best, weaker))
+    assert "3 to 5 business days" in d.body and "7 to 12" not in d.body
+    assert [c.article_id for c in d.citations] == ["eu"]
+
+
+def test_steps_are_quoted_whole_and_in_order():
+    p = Passage(chunk_id="r#0", article_id="r", title="Reset", score=0.9,
+                text="To reset the thermostat:\n1. Hold the dial for ten seconds.\n2. Wait for the ring to blink.\n3. Reconnect the thermostat in the app.")
+    d = run("How do I reset the thermostat dial and reconnect it in the app?", passages=(p,))
+    assert "1. Hold the dial for ten seconds. [1]\n2. Wait for the ring to blink. [1]\n3. Reconnect the thermostat in the app. [1]" in d.body
+
+
+def test_a_sentence_leaning_on_the_previous_one_keeps_it():
+    p = Passage(chunk_id="k#0", article_id="k", title="Kettle", score=0.9,
+                text="The kettle has a reset button under the base. It restores the thermostat after a dry boil.")
+    d = run("restores thermostat dry boil", passages=(p,))
+    assert "The kettle has a reset button under the base. [1] It restores the thermostat after a dry boil. [1]" in d.body
+
+
+def test_a_long_step_list_is_cut_after_whole_steps_never_reordered():
+    steps = "\n".join(f"{i}. Check the thermostat dial setting number {i} carefully today." for i in range(1, 8))
+    p = Passage(chunk_id="t#0", article_id="t", title="T", score=0.9, text=steps)
+    d = run("check the thermostat dial setting carefully", passages=(p,), max_words=40)
+    lines = d.body.splitlines()
+    assert [l.split(".")[0] for l in lines] == ["1", "2", "3"]
+    assert word_count(d.body) <= 40

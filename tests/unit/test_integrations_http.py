@@ -247,3 +247,17 @@ def test_other_errors_pass_through(exc):
         with network_errors_as_transient("Acme", "view ticket"):
             raise exc
     assert info.value is exc
+
+
+def test_absurd_ids_and_nesting_are_malformed_not_crashes():
+    import pytest as _pytest
+
+    from integrations.base import MalformedPayload
+    from integrations.http import MAX_TICKET_ID, load_json_object, parse_ticket_id
+
+    assert parse_ticket_id(str(MAX_TICKET_ID)) == MAX_TICKET_ID
+    for bad in ("9" * 400, 10**30, MAX_TICKET_ID + 1):
+        with _pytest.raises(MalformedPayload, match="too large"):
+            parse_ticket_id(bad)
+    with _pytest.raises(MalformedPayload, match="not valid JSON"):
+        load_json_object(b"[" * 100_000 + b"]" * 100_000)
