@@ -17,7 +17,11 @@ class TicketEvent:
     """One webhook delivery, reduced to what the job needs.
 
     `delivery_id` is the vendor's idempotency handle when it has one (Zendesk invocation or event id),
-    else a hash of the raw body. The job never trusts text from the webhook: it re-reads the ticket.
+    else a hash of the raw body; it is for logs. `vendor_delivery_id` is set only when the vendor itself
+    issued the id (it then stays the same across the vendor's retries of this delivery), so intake may
+    drop a second delivery carrying it; a body hash is never used that way, because two different
+    updates of one ticket can send identical bodies (Freshdesk). The job never trusts text from the
+    webhook: it re-reads the ticket.
     """
 
     helpdesk: str  # "zendesk" | "freshdesk" | "local"
@@ -25,6 +29,7 @@ class TicketEvent:
     kind: str  # e.g. "ticket_created", "comment_added", "ticket_updated"
     delivery_id: str
     actor_id: str | None = None  # who caused the update, when the vendor says
+    vendor_delivery_id: str | None = None  # the vendor's own id for this delivery, when it sends one
 
 
 @dataclass(frozen=True)
@@ -76,8 +81,16 @@ class Helpdesk(Protocol):
     def fetch_ticket(self, ticket_id: int) -> Ticket:
         """Return the ticket and its whole conversation (all pages), oldest message first."""
 
-    def post_note(self, ticket_id: int, html: str) -> str:
-        """Post `html` as a private internal note (never public); return the new note's id."""
+    def post_note(
+        self, ticket_id: int, html: str, *, tags: Sequence[str] = (), group_id: str | None = None
+    ) -> str:
+        """Post `html` as a private internal note (never public); return the new note's id.
+
+        `tags` are added (tags already on the ticket always survive) and `group_id` assigned in the same
+        call, in as few helpdesk writes as the vendor allows and, wherever the vendor allows it, no later
+        than the note: the note is what marks a customer message answered, so a transient failure before
+        it leaves everything to retry. Each adapter documents its writes.
+        """
 
     def add_tags(self, ticket_id: int, tags: Sequence[str]) -> None:
         """Add `tags` to the ticket; tags already on it always survive."""

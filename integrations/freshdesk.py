@@ -3,7 +3,8 @@
 Freshdesk webhooks are an automation-rule action ("Trigger Webhook") and are not signed; Deskhand
 authenticates them with a shared secret the admin puts in a custom header or in the rule's basic-auth
 password. Pure functions hold the vendor knowledge: `verify_shared_secret`, `parse_event`,
-`decipher_response`, `ticket_from_api`, `merge_tags`, `note_request`. `FreshdeskHelpdesk` is the shell.
+`decipher_response`, `ticket_from_api`, `strip_quoted_reply`, `merge_tags`, `note_request`.
+`FreshdeskHelpdesk` is the shell.
 
 Vendor docs followed: https://developers.freshdesk.com/api/ (tickets, conversations, notes, rate
 limits, pagination) and https://support.freshdesk.com/support/solutions/articles/132589 (webhooks in
@@ -15,8 +16,11 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
+import time
+from collections import OrderedDict
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import requests
@@ -44,6 +48,7 @@ from integrations.http import (
     parse_ticket_id,
     parse_time,
 )
+from integrations.local import html_to_text
 
 log = structlog.get_logger()
 
@@ -61,6 +66,7 @@ CONVERSATIONS_PER_PAGE = 100  # Freshdesk's maximum `per_page`
 # Ticket `status` codes (https://developers.freshdesk.com/api/#tickets).
 STATUS_NAMES: Mapping[int, str] = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
 _SOURCE_OUTBOUND_EMAIL = 10  # the ticket was opened by an agent's outbound e-mail: the agent wrote it
+RATELIMIT_WINDOW_S = 60  # Freshdesk's limits are per minute (https://developers.freshdesk.com/api/#ratelimit)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -106,10 +112,24 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
     delivery_id = sha256 hex of "<ticket id>:" + raw body: identical bodies for one ticket share an id,
     which is why the job, not the intake, decides whether there is a new customer message.
 
+    Freshdesk renders placeholders into the body without JSON-escaping them, so a value with a quote or
+    HTML in it can break the JSON; then the ticket id alone is recovered from `"ticket_id": "<digits>"`
+    (the job re-reads the ticket and needs nothing else) and the recovery is logged.
+
     Never returns None today (the rule only fires for events Deskhand wants); the type matches
-    `zendesk.parse_event`. Raises `MalformedPayload` for invalid JSON, no ticket id or a non-numeric one.
+    `zendesk.parse_event`. vendor_delivery_id is always None: Freshdesk sends no delivery id. Raises
+    `MalformedPayload` for invalid JSON without a recoverable id, no ticket id or a non-numeric one.
     """
-    payload = load_json_object(body)
+    try:
+        payload = load_json_object(body)
+    except MalformedPayload:
+        match = _TICKET_ID_IN_BROKEN_JSON.search(body.decode("utf-8", "replace"))
+        if match is None:
+            raise
+        ticket_id = parse_ticket_id(match[1])
+        log.warning("freshdesk.lenient_parse", ticket_id=ticket_id, detail="body is not valid JSON; ticket id recovered")
+        digest = hashlib.sha256(f"{ticket_id}:".encode() + body).hexdigest()
+        return TicketEvent(helpdesk=NAME, ticket_id=ticket_id, kind=DEFAULT_KIND, delivery_id=digest, actor_id=None)
     inner = payload.get("freshdesk_webhook", payload)
     if not isinstance(inner, dict):
         raise MalformedPayload("freshdesk_webhook is not an object")
@@ -120,6 +140,9 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
         kind = DEFAULT_KIND
     digest = hashlib.sha256(f"{ticket_id}:".encode() + body).hexdigest()
     return TicketEvent(helpdesk=NAME, ticket_id=ticket_id, kind=kind, delivery_id=digest, actor_id=None)
+
+
+_TICKET_ID_IN_BROKEN_JSON = re.compile(r'"ticket_id"\s*:\s*"?\s*(\d+)\s*"?\s*[,}]')
 
 
 def _basic_auth_password(authorization: str | None) -> bytes | None:
@@ -144,6 +167,36 @@ def _basic_auth_password(authorization: str | None) -> bytes | None:
 def note_request(html: str) -> dict[str, Any]:
     """JSON for `POST /api/v2/tickets/{id}/notes`: the HTML body, private stated explicitly."""
     return {"body": html, "private": True}
+
+
+#: A line where an e-mail client starts quoting the thread it replies to.
+_QUOTE_START = re.compile(
+    r"^\s*(-{2,}\s*original message\s*-{2,}|on .{4,200}\bwrote:|_{10,})\s*$", re.IGNORECASE
+)
+
+
+def strip_quoted_reply(html: str, text: str) -> str:
+    """The text a customer wrote in an e-mail reply, without the thread it quotes.
+
+    Freshdesk keeps the quoted thread in a conversation's body (`<div class="freshdesk_quote">`, a
+    `<blockquote>`, or plain lines after "----- Original message -----" / "On … wrote:"). With quote
+    markup in `html`, the text is `html` without it; otherwise `text` (Freshdesk's `body_text`) is cut
+    at the first quote line and `>`-quoted lines are dropped. When nothing would remain, `text` is
+    returned unchanged (a message that is only a quote is still a message).
+    """
+    visible = text
+    if html and re.search(r"freshdesk_quote|<blockquote", html, re.IGNORECASE):
+        visible = html_to_text(re.sub(
+            r'<(div|blockquote)[^>]*class="[^"]*freshdesk_quote[^"]*"[^>]*>.*?</\1>|<blockquote\b.*?</blockquote>',
+            "", html, flags=re.IGNORECASE | re.DOTALL))
+    kept = []
+    for line in visible.splitlines():
+        if _QUOTE_START.match(line):
+            break
+        if not line.lstrip().startswith(">"):
+            kept.append(line)
+    result = "\n".join(kept).strip()
+    return result or text
 
 
 def merge_tags(existing: Iterable[str], new: Iterable[str]) -> list[str]:
@@ -174,7 +227,8 @@ def ticket_from_api(
     requester (by an agent when the ticket came from an outbound e-mail), public, at the ticket's
     `created_at`. A conversation is "requester" when it is not private and either `user_id` is the
     requester or it is `incoming`; everything else (replies, notes, `bot_agent_id`) is "agent".
-    Private notes are `public=False`. Status codes become names ("open", "pending", …); custom fields
+    Private notes are `public=False`. A conversation's `body` is its text without a quoted e-mail thread
+    (`strip_quoted_reply`); its `html` is Freshdesk's HTML unchanged. Status codes become names ("open", "pending", …); custom fields
     with a value become `fields`. Messages are oldest first (ties keep API order).
     """
     ticket_id = parse_ticket_id(ticket.get("id"))
@@ -209,7 +263,7 @@ def ticket_from_api(
                 id=str(c.get("id")),
                 author_id=user_id,
                 author_role=role,
-                body=str(c.get("body_text") or ""),
+                body=strip_quoted_reply(str(c.get("body") or ""), str(c.get("body_text") or "")),
                 public=not private,
                 created_at=parse_time(c.get("created_at"), source="Freshdesk"),
                 html=str(c.get("body") or ""),
@@ -241,8 +295,17 @@ class FreshdeskHelpdesk:
 
     `domain` is `acme` or `acme.freshdesk.com`; `api_url` (e.g. a fake server) replaces
     `https://<domain>`. Every response's `X-Ratelimit-Remaining` is logged (ids only, never ticket
-    text). Errors: `TransientHelpdeskError` (429/409/5xx/timeouts/connection errors, `retry_after_s`
-    from Retry-After), `TicketNotFound` (404), `PermanentHelpdeskError` (other 4xx).
+    text) and respected: when the last response of the past minute left `ratelimit_reserve` calls or
+    fewer, the next job is deferred (a `TransientHelpdeskError` before it reads anything, so Celery
+    retries it after the window) instead of spending the calls agents and other apps need.
+
+    API calls per job (Freshdesk counts each as 1 unless noted): reading a ticket is 2 (the ticket, then
+    one conversations page per 100; `?include=conversations` would also cost 2 but stops at ten);
+    posting is 1 note, plus — only when a tag or the group must change — 1 fresh read and 1 update of
+    the ticket, because Freshdesk has no additive tag call and no conditional update.
+
+    Errors: `TransientHelpdeskError` (429/409/5xx/timeouts/connection errors, `retry_after_s` from
+    Retry-After), `TicketNotFound` (404), `PermanentHelpdeskError` (other 4xx).
     """
 
     name = NAME
@@ -255,11 +318,19 @@ class FreshdeskHelpdesk:
         api_url: str = "",
         timeout_s: float = 10.0,
         bot_agent_id: str = "",
+        ratelimit_reserve: int = 0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         host = domain if "." in domain else f"{domain}.freshdesk.com"
         self._base = (api_url or f"https://{host}").rstrip("/")
         self._timeout_s = timeout_s
         self._bot_agent_id = str(bot_agent_id or "")
+        self._reserve = max(0, int(ratelimit_reserve))
+        self._clock = clock
+        self._last_remaining: tuple[int, float] | None = None  # (X-Ratelimit-Remaining, clock() when seen)
+        # Tags and group of each ticket as its last fetch saw them: lets post_note skip the read and the
+        # update when nothing needs to change. Never used to decide what to write.
+        self._fetched: OrderedDict[int, tuple[frozenset[str], str | None]] = OrderedDict()
         self._session = requests.Session()
         self._session.auth = (api_key, "X")  # Freshdesk: API key as user name, any password
         self._session.headers["Accept"] = "application/json"
@@ -268,24 +339,40 @@ class FreshdeskHelpdesk:
         """`GET /api/v2/tickets/{id}` + every page of `GET /api/v2/tickets/{id}/conversations?per_page=100`.
 
         Pages are followed through the `Link: <…>; rel="next"` header (only on the same host, so the
-        API key never goes elsewhere). `?include=conversations` is not used: it stops at ten.
+        API key never goes elsewhere). `?include=conversations` is not used: it stops at ten. Raises
+        `TransientHelpdeskError` (retry after the rate-limit window) without calling Freshdesk when the
+        account is at its reserve (see the class docstring).
         """
+        self._check_reserve()
         ticket = _json(self._request("GET", f"/api/v2/tickets/{int(ticket_id)}", what="view ticket"), dict)
         conversations: list[dict[str, Any]] = []
         url: str | None = f"{self._base}/api/v2/tickets/{int(ticket_id)}/conversations?per_page={CONVERSATIONS_PER_PAGE}"
+        seen: set[str] = set()
         while url:
+            seen.add(url)
             response = self._request("GET", url, what="list conversations")
             conversations.extend(_json(response, list))
             url = response.links.get("next", {}).get("url")
             if url and not self._same_host(url):
                 raise PermanentHelpdeskError("Freshdesk pagination link points to another host")
-        return ticket_from_api(ticket, conversations, bot_agent_id=self._bot_agent_id)
+            if url in seen:
+                raise PermanentHelpdeskError("Freshdesk conversations pagination did not advance")
+        result = ticket_from_api(ticket, conversations, bot_agent_id=self._bot_agent_id)
+        self._remember(result.id, result.tags, result.group_id)
+        return result
 
-    def post_note(self, ticket_id: int, html: str) -> str:
-        """`POST /api/v2/tickets/{id}/notes {"body": html, "private": true}`; return the note id.
+    def post_note(
+        self, ticket_id: int, html: str, *, tags: Sequence[str] = (), group_id: str | None = None
+    ) -> str:
+        """Apply `tags` and `group_id` (see `add_tags`), then `POST /api/v2/tickets/{id}/notes
+        {"body": html, "private": true}`; return the note id.
 
+        Routing goes first so that a failure before the note leaves the whole job to retry. When the
+        ticket's last fetch already had every tag and the group, routing costs no call at all.
         `private` defaults to true on Freshdesk, and is still sent explicitly.
         """
+        group = _group_number(group_id) if group_id not in (None, "") else None
+        self._route(int(ticket_id), [t for t in dict.fromkeys(tags) if t], group, skip_if_fetched=True)
         note = _json(
             self._request("POST", f"/api/v2/tickets/{int(ticket_id)}/notes", json=note_request(html), what="create note"),
             dict,
@@ -300,39 +387,70 @@ class FreshdeskHelpdesk:
         Freshdesk's `tags` on update replaces the whole set and there is no conditional update, so the
         list is re-read immediately before the PUT and is always the full merged list; nothing is sent
         when every tag is already there. A 409 gets one immediate re-read and retry, then is raised.
+        (The docs do not say whether `tags` replaces or adds; a full merged list is right either way.)
         """
-        wanted = [t for t in tags if t]
-        if not wanted:
+        self._route(int(ticket_id), [t for t in dict.fromkeys(tags) if t], None, skip_if_fetched=False)
+
+    def set_group(self, ticket_id: int, group_id: str) -> None:
+        """`PUT /api/v2/tickets/{id} {"group_id": <int>}`."""
+        group = _group_number(group_id)
+        self._request("PUT", f"/api/v2/tickets/{int(ticket_id)}", json={"group_id": group}, what="set group")
+
+    def _route(self, ticket_id: int, tags: list[str], group: int | None, *, skip_if_fetched: bool) -> None:
+        if not tags and group is None:
+            return
+        fetched = self._fetched.get(ticket_id) if skip_if_fetched else None
+        if fetched is not None and set(tags) <= fetched[0] and (group is None or fetched[1] == str(group)):
             return
         for attempt in (1, 2):
-            ticket = _json(self._request("GET", f"/api/v2/tickets/{int(ticket_id)}", what="view ticket"), dict)
-            existing = list(ticket.get("tags") or [])
-            merged = merge_tags(existing, wanted)
-            if len(merged) == len(existing):
+            current = _json(self._request("GET", f"/api/v2/tickets/{ticket_id}", what="view ticket"), dict)
+            existing = [str(t) for t in current.get("tags") or ()]
+            changes: dict[str, Any] = {}
+            merged = merge_tags(existing, tags)
+            if len(merged) != len(existing):
+                changes["tags"] = merged  # the full list: a partial one would delete the others
+            if group is not None and parse_optional_id(current.get("group_id")) != str(group):
+                changes["group_id"] = group
+            if not changes:
                 return
             try:
-                self._request("PUT", f"/api/v2/tickets/{int(ticket_id)}", json={"tags": merged}, what="update tags")
+                self._request("PUT", f"/api/v2/tickets/{ticket_id}", json=changes, what="update ticket")
                 return
             except TransientHelpdeskError as exc:
                 if exc.status != 409 or attempt == 2:
                     raise
+                log.info("freshdesk.update_conflict", ticket_id=ticket_id, detail="re-reading and retrying once")
 
-    def set_group(self, ticket_id: int, group_id: str) -> None:
-        """`PUT /api/v2/tickets/{id} {"group_id": <int>}`."""
-        if not str(group_id).strip().isdigit():
-            raise PermanentHelpdeskError(f"Freshdesk group id must be numeric, got {group_id!r}")
-        self._request("PUT", f"/api/v2/tickets/{int(ticket_id)}", json={"group_id": int(group_id)}, what="set group")
+    def _remember(self, ticket_id: int, tags: Sequence[str], group_id: str | None) -> None:
+        self._fetched[ticket_id] = (frozenset(tags), group_id)
+        self._fetched.move_to_end(ticket_id)
+        while len(self._fetched) > 256:
+            self._fetched.popitem(last=False)
+
+    def _check_reserve(self) -> None:
+        if not self._reserve or self._last_remaining is None:
+            return
+        remaining, seen_at = self._last_remaining
+        wait_s = RATELIMIT_WINDOW_S - (self._clock() - seen_at)
+        if remaining <= self._reserve and wait_s > 0:
+            log.warning("freshdesk.ratelimit_reserve", remaining=remaining, reserve=self._reserve, retry_after_s=round(wait_s, 1))
+            raise TransientHelpdeskError(
+                f"Freshdesk rate-limit reserve reached ({remaining} calls left)", retry_after_s=wait_s, status=429
+            )
 
     def _request(self, method: str, path_or_url: str, *, what: str, json: Any = None) -> requests.Response:
         url = path_or_url if "://" in path_or_url else self._base + path_or_url
         with _mapped_errors(what):
             response = self._session.request(method, url, json=json, timeout=self._timeout_s)
+        remaining = response.headers.get("X-Ratelimit-Remaining")
+        if remaining is not None and remaining.strip().isdigit():
+            self._last_remaining = (int(remaining), self._clock())
         log.info(
             "freshdesk.response",
             method=method,
             path=urlsplit(url).path,
             status=response.status_code,
-            ratelimit_remaining=response.headers.get("X-Ratelimit-Remaining"),
+            ratelimit_remaining=remaining,
         )
         error = decipher_response(response.status_code, response.headers, what=what)
         if error is not None:
@@ -346,6 +464,12 @@ class FreshdeskHelpdesk:
     def _same_host(self, url: str) -> bool:
         ours, theirs = urlsplit(self._base), urlsplit(url)
         return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
+
+
+def _group_number(group_id: Any) -> int:
+    if not str(group_id).strip().isdigit():
+        raise PermanentHelpdeskError(f"Freshdesk group id must be numeric, got {group_id!r}")
+    return int(str(group_id).strip())
 
 
 def _json(response: requests.Response, shape: type) -> Any:

@@ -51,10 +51,19 @@ class LocalHelpdesk:
         """The ticket and its messages, oldest first (ties keep file order)."""
         return ticket_from_json(self._read(int(ticket_id)))
 
-    def post_note(self, ticket_id: int, html: str) -> str:
-        """Append a private agent message `note-<n>` and write `<id>.note-<n>.html`; return `note-<n>`."""
+    def post_note(
+        self, ticket_id: int, html: str, *, tags: Sequence[str] = (), group_id: str | None = None
+    ) -> str:
+        """Append a private agent message `note-<n>` and write `<id>.note-<n>.html`; return `note-<n>`.
+
+        `tags` are merged into the ticket's tags and `group_id` set in the same locked write.
+        """
         with self._locked(int(ticket_id)):
             data = self._read(int(ticket_id))
+            if tags:
+                data["tags"] = list(dict.fromkeys(t for t in (*(data.get("tags") or []), *tags) if t))
+            if group_id:
+                data["group_id"] = group_id
             messages = data.setdefault("messages", [])
             n = 1 + sum(1 for m in messages if str(m.get("id", "")).startswith("note-"))
             note_id = f"note-{n}"

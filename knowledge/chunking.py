@@ -22,8 +22,8 @@ class Chunk:
 
     `id` is "<article id>#<index>" with `index` counting from 0 in reading order. `section` is the
     heading the chunk sits under, or the article's section when it sits before any heading;
-    `heading` is that heading alone ("" before the first one). `content_hash` is the hex SHA-256 of
-    `text` (UTF-8).
+    `heading` is that heading alone ("" before the first one); `article_section` is the article's own
+    section whatever the heading. `content_hash` is the hex SHA-256 of `text` (UTF-8).
     """
 
     id: str
@@ -37,6 +37,8 @@ class Chunk:
     locale: str = "en"
     updated_at: str = ""
     heading: str = ""
+    article_section: str = ""
+    outdated: bool = False
 
     @property
     def embedding_text(self) -> str:
@@ -85,6 +87,8 @@ def chunk_article(article: Article, *, max_words: int = 200, overlap_words: int 
                     locale=article.locale,
                     updated_at=article.updated_at,
                     heading=heading,
+                    article_section=article.section,
+                    outdated=article.outdated,
                 )
             )
     return chunks

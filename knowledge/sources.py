@@ -4,7 +4,7 @@ Supported inputs (see `load_path`):
 
 * a folder, searched recursively (dot-files and dot-folders are skipped), holding any of
   * `.md` / `.markdown` — optional YAML front matter between `---` lines (id, title, url, section,
-    locale, updated_at); otherwise the title comes from the first `# ` heading and the id from the
+    locale, updated_at, outdated, labels); otherwise the title comes from the first `# ` heading and the id from the
     file stem;
   * `.html` / `.htm` — title from `<title>` or the first `<h1>`; headings become `## Heading`
     lines, list items `- item`, table rows `cell | cell`; scripts and styles are dropped;
@@ -14,11 +14,12 @@ Supported inputs (see `load_path`):
   shaped like ABCD's `guidelines.json` (flows → subflows → actions), one article per subflow.
 
 An article record is a JSON object with `id`, `title`, `body` (or `text`), and optionally `url`,
-`section`, `locale`, `updated_at`. GNOME-help-style records are accepted too: `desc` is put before
+`section`, `locale`, `updated_at`, `outdated`, `labels`. GNOME-help-style records are accepted too: `desc` is put before
 the text, and the first of `guides` becomes the section when there is no `section`.
 
 Every error in the input is a `ValueError` whose message starts with the file (and, for JSONL, the
-line number).
+line number). `html_to_text` is the same HTML conversion for vendor article bodies (Zendesk Help
+Center, Freshdesk Solutions).
 """
 from __future__ import annotations
 
@@ -122,7 +123,7 @@ def _read_text(path: Path) -> str:
 # ---------------------------------------------------------------------------------------------
 # Markdown
 
-_FRONT_MATTER_FIELDS = ("id", "title", "url", "section", "locale", "updated_at")
+_FRONT_MATTER_FIELDS = ("id", "title", "url", "section", "locale", "updated_at", "outdated", "labels")
 _H1 = re.compile(r"^#[ \t]+(.+?)[ \t]*#*[ \t]*$")
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
@@ -132,7 +133,7 @@ def load_markdown(path: Path) -> Article:
     """One article from a Markdown file.
 
     Front matter (YAML between a first line `---` and a closing `---`) may set id, title, url,
-    section, locale, updated_at; other keys are ignored. Without a title there, the first `# `
+    section, locale, updated_at, outdated (bool), labels; other keys are ignored. Without a title there, the first `# `
     heading is the title; without either, the file stem (with `-`/`_` as spaces). The id defaults
     to the file stem. A leading `# ` title heading is removed from the body; links keep only their
     text and images are dropped (as in HTML pages). Raises ValueError for unterminated or invalid
@@ -159,6 +160,8 @@ def load_markdown(path: Path) -> Article:
         section=_str_field(meta, "section", path),
         locale=_str_field(meta, "locale", path) or "en",
         updated_at=_iso_utc(meta.get("updated_at"), str(path)),
+        outdated=_bool_field(meta.get("outdated"), "outdated", str(path)),
+        labels=_labels_field(meta.get("labels"), str(path)),
     )
 
 
@@ -189,6 +192,25 @@ def _str_field(meta: Mapping[str, Any], key: str, path: Path) -> str:
     if isinstance(value, (str, int)) and not isinstance(value, bool):
         return str(value).strip()
     raise ValueError(f"{path}: front matter {key!r} must be a string, got {type(value).__name__}")
+
+
+def _bool_field(value: Any, key: str, where: str) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"{where}: {key!r} must be true or false, got {value!r}")
+
+
+def _labels_field(value: Any, where: str) -> tuple[str, ...]:
+    """Labels from a list of strings or a comma-separated string; () when unset."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(item, (str, int)) and not isinstance(item, bool) for item in value):
+        raise ValueError(f"{where}: 'labels' must be a list of strings")
+    return tuple(str(item).strip() for item in value if str(item).strip())
 
 
 def _title_from_stem(path: Path) -> str:
@@ -244,6 +266,20 @@ def load_html(path: Path) -> Article:
         url=str(url).strip(),
         locale=str(locale).strip() or "en",
     )
+
+
+def html_to_text(html: str) -> str:
+    """Structured plain text of an HTML fragment or page (a vendor article body), as `load_html` makes it.
+
+    Headings become `## Heading` lines, list items `- item` (indented two spaces per level), table
+    rows `cell | cell`, paragraphs are separated by blank lines, links keep their text; scripts,
+    styles and other non-content elements are dropped. "" for an empty or text-free fragment.
+    """
+    if not html or not html.strip():
+        return ""
+    soup = BeautifulSoup(html, "html.parser")
+    root = soup.body if soup.body is not None else soup
+    return _HtmlText().convert(root)
 
 
 class _HtmlText:
@@ -388,7 +424,7 @@ def article_from_record(record: Any, *, where: str) -> Article:
     """An `Article` from one JSON record; `where` (e.g. "file.jsonl:12") prefixes error messages.
 
     Reads id (string or number), title, body or text, and optionally desc, url, section, guides,
-    locale, updated_at. Raises ValueError when the record is not an object or a required field is
+    locale, updated_at, outdated (bool) and labels (list or comma-separated). Raises ValueError when the record is not an object or a required field is
     missing, empty or of the wrong type.
     """
     if not isinstance(record, dict):
@@ -417,6 +453,8 @@ def article_from_record(record: Any, *, where: str) -> Article:
         section=section,
         locale=_record_str(record, "locale", where) or "en",
         updated_at=_iso_utc(record.get("updated_at"), where),
+        outdated=_bool_field(record.get("outdated"), "outdated", where),
+        labels=_labels_field(record.get("labels"), where),
     )
 
 
@@ -498,6 +536,11 @@ def _tidy_body(text: str) -> str:
     """Normalise line endings, drop trailing spaces and runs of blank lines."""
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+
+
+def iso_utc(value: Any, where: str) -> str:
+    """Public name of `_iso_utc`, for the vendor loaders."""
+    return _iso_utc(value, where)
 
 
 def _iso_utc(value: Any, where: str) -> str:

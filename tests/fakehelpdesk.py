@@ -12,12 +12,19 @@ root URL plus `/zendesk` or `/freshdesk`) remove any doubt. The same state can i
 
 Endpoints:
 - Zendesk: GET tickets/{id}.json · GET tickets/{id}/comments.json (cursor pages: page[size], page[after],
-  meta.has_more, links.next; include=users sideloads) · GET users/show_many.json?ids= · PUT tickets/{id}.json
-  (comment → a new comment by the bot user, audit with a Comment event; group_id; `tags` REPLACES, as on
-  Zendesk) · PUT tickets/{id}/tags.json (adds).
+  meta.has_more, links.next; include=users sideloads) · GET users/show_many.json?ids= · GET users/me.json ·
+  PUT tickets/{id}.json (comment → a new comment by the bot user, audit with a Comment event; group_id;
+  `tags` REPLACES, as on Zendesk; `additional_tags` adds, unless `zendesk_additional_tags=False`, which
+  plays the accounts that ignore it on a single-ticket update; at most `zendesk_ticket_updates_limit`
+  updates per ticket, then 429 + Retry-After, each answer with a Zendesk-RateLimit-Per-Ticket-Updates
+  header) · PUT tickets/{id}/tags.json (adds) · webhooks: GET (filter[name_contains], cursor pages), POST,
+  GET/PUT/DELETE {id}, GET {id}/signing_secret · triggers: GET (cursor pages), POST, GET/PUT/DELETE {id}.
 - Freshdesk: GET tickets/{id} · GET tickets/{id}/conversations (per_page, page, `Link: rel="next"`) ·
-  POST tickets/{id}/notes (by the bot agent; `private` defaults to true) · PUT tickets/{id} (`tags` replaces).
+  POST tickets/{id}/notes (by the bot agent; `private` defaults to true) · PUT tickets/{id} (`tags` replaces)
+  · GET agents/me.
 Every Freshdesk response carries X-Ratelimit-* headers. Requests without an Authorization header get 401.
+`fail_next` injects failures (status, headers, body); `before_next` runs a function just before a request
+is answered (an agent editing the ticket while Deskhand works); `requests` logs every request.
 """
 from __future__ import annotations
 
@@ -47,12 +54,22 @@ class FakeHelpdesk:
         zendesk_bot_user_id: int = 900001,
         freshdesk_bot_agent_id: int = 800001,
         page_size: int | None = None,
+        zendesk_additional_tags: bool = True,
+        zendesk_ticket_updates_limit: int = 30,
     ) -> None:
         """`page_size` caps every page (Zendesk `page[size]`, Freshdesk `per_page`) to test pagination."""
         self.zendesk_bot_user_id = zendesk_bot_user_id
         self.freshdesk_bot_agent_id = freshdesk_bot_agent_id
         self.page_size = page_size
+        self.zendesk_additional_tags = zendesk_additional_tags
+        self.zendesk_ticket_updates_limit = zendesk_ticket_updates_limit
+        self.freshdesk_ratelimit_total = 4000
+        self.freshdesk_ratelimit_used = 0
         self.requests: list[tuple[str, str, Any]] = []
+        self._hooks: list[dict[str, Any]] = []
+        self._zd_updates: dict[int, int] = {}
+        self._zd_webhooks: dict[str, dict[str, Any]] = {}
+        self._zd_triggers: dict[int, dict[str, Any]] = {}
         self._lock = threading.RLock()
         self._ticks = 0
         self._next_id = 10_000
@@ -289,14 +306,49 @@ class FakeHelpdesk:
         status: int,
         times: int = 1,
         headers: Mapping[str, str] | None = None,
+        body: Any = None,
     ) -> None:
         """Answer the next `times` requests matching `method` and `path_regex` (re.search on the path)
-        with `status` and `headers` (e.g. 429 + {"Retry-After": "7"}, 500, 409)."""
+        with `status`, `headers` and a JSON `body` (e.g. 429 + {"Retry-After": "7"}, 500, 409, 422 with
+        Zendesk's error document); the default body is `{"error": "injected", "status": …}`."""
         with self._lock:
             self._failures.append(
                 {"method": method.upper(), "regex": re.compile(path_regex), "status": status,
-                 "times": times, "headers": dict(headers or {})}
+                 "times": times, "headers": dict(headers or {}), "body": body}
             )
+
+    def before_next(self, method: str, path_regex: str, action: Any) -> None:
+        """Call `action()` once, just before answering the next request matching `method` and
+        `path_regex` — e.g. an agent adding a tag between Deskhand's read and its write."""
+        with self._lock:
+            self._hooks.append({"method": method.upper(), "regex": re.compile(path_regex), "action": action})
+
+    def add_zendesk_tags(self, ticket_id: int, tags: Iterable[str]) -> None:
+        """Tags added by someone else (an agent, a trigger)."""
+        with self._lock:
+            ticket = self._zd_tickets[int(ticket_id)]
+            ticket["tags"] = list(dict.fromkeys([*ticket["tags"], *tags]))
+
+    def add_freshdesk_tags(self, ticket_id: int, tags: Iterable[str]) -> None:
+        """Tags added by someone else (an agent, an automation rule)."""
+        with self._lock:
+            ticket = self._fd_tickets[int(ticket_id)]
+            ticket["tags"] = list(dict.fromkeys([*ticket["tags"], *tags]))
+
+    def zendesk_webhooks(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(w) for w in self._zd_webhooks.values()]
+
+    def zendesk_triggers(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(t) for t in self._zd_triggers.values()]
+
+    def add_zendesk_webhook(self, name: str, endpoint: str, subscriptions: Iterable[str] = ("conditional_ticket_events",)) -> str:
+        """A webhook that already exists (e.g. from an earlier install)."""
+        with self._lock:
+            return self._zd_create_webhook({"name": name, "endpoint": endpoint, "http_method": "POST",
+                                            "request_format": "json", "status": "active",
+                                            "subscriptions": list(subscriptions)})["id"]
 
     # --- request handling ------------------------------------------------------------------------
 
@@ -329,27 +381,42 @@ class FakeHelpdesk:
                     vendor = "zendesk" if path.endswith(".json") else "freshdesk"
             else:
                 path = path[len(urlsplit(base).path):]
+            hook = self._take_hook(method.upper(), parts.path)
+            if hook is not None:
+                hook()
             injected = self._take_failure(method.upper(), parts.path)
             if injected is not None:
-                status, extra = injected
-                return status, {"Content-Type": "application/json", **extra}, _dump({"error": "injected", "status": status})
+                status, extra, payload = injected
+                if payload is None:
+                    payload = {"error": "injected", "status": status}
+                return status, {"Content-Type": "application/json", **extra}, _dump(payload)
             if not any(k.lower() == "authorization" for k in headers):
                 return 401, {"Content-Type": "application/json"}, _dump({"error": "Couldn't authenticate you"})
             if vendor == "zendesk":
                 return self._zendesk(method.upper(), path, query, data, base)
             status, out_headers, payload = self._freshdesk(method.upper(), path, query, data, base)
-            remaining = str(max(0, 400 - len(self.requests)))
-            out_headers.update({"X-Ratelimit-Total": "400", "X-Ratelimit-Remaining": remaining,
-                                "X-Ratelimit-Used-CurrentRequest": "1"})
+            # One "minute" of Freshdesk's per-minute budget; `freshdesk_ratelimit_used` can be set by a test.
+            cost = 2 if "conversations" in ",".join(query.get("include", [])) else 1
+            self.freshdesk_ratelimit_used += cost
+            remaining = max(0, self.freshdesk_ratelimit_total - self.freshdesk_ratelimit_used)
+            out_headers.update({"X-Ratelimit-Total": str(self.freshdesk_ratelimit_total),
+                                "X-Ratelimit-Remaining": str(remaining), "X-Ratelimit-Used-CurrentRequest": str(cost)})
             return status, out_headers, payload
 
-    def _take_failure(self, method: str, path: str) -> tuple[int, dict[str, str]] | None:
+    def _take_failure(self, method: str, path: str) -> tuple[int, dict[str, str], Any] | None:
         for failure in self._failures:
             if failure["method"] in (method, "*") and failure["regex"].search(path):
                 failure["times"] -= 1
                 if failure["times"] <= 0:
                     self._failures.remove(failure)
-                return failure["status"], failure["headers"]
+                return failure["status"], failure["headers"], failure["body"]
+        return None
+
+    def _take_hook(self, method: str, path: str) -> Any:
+        for hook in self._hooks:
+            if hook["method"] in (method, "*") and hook["regex"].search(path):
+                self._hooks.remove(hook)
+                return hook["action"]
         return None
 
     # Zendesk ------------------------------------------------------------------------------------
@@ -363,7 +430,18 @@ class FakeHelpdesk:
             if method == "GET":
                 return _json(200, {"ticket": ticket})
             if method == "PUT":
-                return self._zd_update(ticket, (data or {}).get("ticket") or {})
+                used = self._zd_updates.get(ticket["id"], 0)
+                limit = self.zendesk_ticket_updates_limit
+                if used >= limit:
+                    status, headers, payload = _json(429, {"error": "TooManyRequests",
+                                                           "description": "per-ticket update limit reached"})
+                    headers.update({"Retry-After": "120", "Zendesk-RateLimit-Per-Ticket-Updates":
+                                    f"total={limit}; remaining=0; resets=120"})
+                    return status, headers, payload
+                self._zd_updates[ticket["id"]] = used + 1
+                status, headers, payload = self._zd_update(ticket, (data or {}).get("ticket") or {})
+                headers["Zendesk-RateLimit-Per-Ticket-Updates"] = f"total={limit}; remaining={limit - used - 1}; resets=600"
+                return status, headers, payload
         m = re.fullmatch(r"/api/v2/tickets/(\d+)/comments(?:\.json)?", path)
         if m and method == "GET":
             if int(m[1]) not in self._zd_tickets:
@@ -380,7 +458,99 @@ class FakeHelpdesk:
         if re.fullmatch(r"/api/v2/users/show_many(?:\.json)?", path) and method == "GET":
             ids = [int(i) for i in ",".join(query.get("ids", [])).split(",") if i.strip().isdigit()]
             return _json(200, {"users": [self._zd_users[i] for i in ids if i in self._zd_users]})
+        if re.fullmatch(r"/api/v2/users/me(?:\.json)?", path) and method == "GET":
+            return _json(200, {"user": {**self._zd_users[self.zendesk_bot_user_id], "email": "deskhand@fake.test",
+                                        "role": "admin"}})
+        if path.startswith("/api/v2/webhooks"):
+            return self._zd_webhooks_api(method, path, query, data, base)
+        if path.startswith("/api/v2/triggers"):
+            return self._zd_triggers_api(method, path, query, data, base)
         return _json(404, {"error": "InvalidEndpoint", "description": f"Not found: {method} {path}"})
+
+    def _zd_webhooks_api(self, method: str, path: str, query: dict, data: Any, base: str):
+        if re.fullmatch(r"/api/v2/webhooks(?:\.json)?", path):
+            if method == "GET":
+                wanted = (query.get("filter[name_contains]") or [""])[0].lower()
+                items = [w for w in self._zd_webhooks.values() if wanted in w["name"].lower()]
+                return self._zd_cursor_page(items, "webhooks", query, base + "/api/v2/webhooks")
+            if method == "POST":
+                webhook = (data or {}).get("webhook") or {}
+                if not webhook.get("name") or not webhook.get("endpoint"):
+                    return _json(400, {"errors": [{"code": "InvalidValue", "title": "name and endpoint are required"}]})
+                return _json(201, {"webhook": self._zd_create_webhook(webhook)})
+        m = re.fullmatch(r"/api/v2/webhooks/([\w-]+)(/signing_secret)?(?:\.json)?", path)
+        if m and m[1] in self._zd_webhooks:
+            webhook = self._zd_webhooks[m[1]]
+            if m[2] and method == "GET":
+                return _json(200, {"signing_secret": {"secret": webhook["_secret"], "algorithm": "SHA256"}})
+            if not m[2] and method == "GET":
+                return _json(200, {"webhook": _public_view(webhook)})
+            if not m[2] and method in ("PUT", "PATCH"):
+                changes = (data or {}).get("webhook") or {}
+                if "subscriptions" in changes and changes["subscriptions"] != webhook["subscriptions"]:
+                    return _json(400, {"errors": [{"code": "InvalidValue", "title": "connection method cannot change"}]})
+                webhook.update({k: v for k, v in changes.items() if k != "id"})
+                webhook["updated_at"] = _iso(self._now())
+                return 204, {}, b""
+            if not m[2] and method == "DELETE":
+                if any(_trigger_uses(t, m[1]) for t in self._zd_triggers.values()):
+                    return _json(400, {"errors": [{"code": "WebhookInUse", "title": "webhook is used by a trigger"}]})
+                del self._zd_webhooks[m[1]]
+                return 204, {}, b""
+        return _json(404, {"errors": [{"code": "WebhookNotFound", "title": f"Not found: {method} {path}"}]})
+
+    def _zd_create_webhook(self, webhook: Mapping[str, Any]) -> dict[str, Any]:
+        webhook_id = f"01FAKEWEBHOOK{self._new_id()}"
+        record = {**webhook, "id": webhook_id, "created_at": _iso(self._now()), "created_by": str(self.zendesk_bot_user_id),
+                  "_secret": f"fake-signing-secret-{webhook_id[-5:]}-c2VjcmV0"}
+        self._zd_webhooks[webhook_id] = record
+        return _public_view(record)
+
+    def _zd_triggers_api(self, method: str, path: str, query: dict, data: Any, base: str):
+        if re.fullmatch(r"/api/v2/triggers(?:\.json)?", path):
+            if method == "GET":
+                return self._zd_cursor_page(list(self._zd_triggers.values()), "triggers", query, base + "/api/v2/triggers.json")
+            if method == "POST":
+                trigger = (data or {}).get("trigger") or {}
+                if not trigger.get("actions"):
+                    return _json(422, {"error": "RecordInvalid", "description": "Trigger must contain at least one action"})
+                missing = [a["value"][0] for a in trigger["actions"] if a.get("field") == "notification_webhook"
+                           and a["value"][0] not in self._zd_webhooks]
+                if missing:
+                    return _json(422, {"error": "RecordInvalid", "description": f"unknown webhook {missing[0]}"})
+                trigger_id = self._new_id()
+                self._zd_triggers[trigger_id] = {**trigger, "id": trigger_id, "active": trigger.get("active", True),
+                                                 "created_at": _iso(self._now()), "updated_at": _iso(self._now())}
+                return _json(201, {"trigger": self._zd_triggers[trigger_id]})
+        m = re.fullmatch(r"/api/v2/triggers/(\d+)(?:\.json)?", path)
+        if m and int(m[1]) in self._zd_triggers:
+            trigger = self._zd_triggers[int(m[1])]
+            if method == "GET":
+                return _json(200, {"trigger": trigger})
+            if method == "PUT":
+                changes = (data or {}).get("trigger") or {}
+                if not changes.get("actions"):  # an update replaces the trigger: actions must be resent
+                    return _json(422, {"error": "RecordInvalid", "description": "Trigger must contain at least one action"})
+                trigger.update({k: v for k, v in changes.items() if k != "id"})
+                trigger["updated_at"] = _iso(self._now())
+                return _json(200, {"trigger": trigger})
+            if method == "DELETE":
+                del self._zd_triggers[int(m[1])]
+                return 204, {}, b""
+        return _json(404, {"error": "RecordNotFound", "description": "Not found"})
+
+    def _zd_cursor_page(self, items: list[dict[str, Any]], key: str, query: dict, url: str):
+        size = min(int((query.get("page[size]") or ["100"])[0]), 100)
+        if self.page_size:
+            size = min(size, self.page_size)
+        start = int((query.get("page[after]") or ["0"])[0] or 0)
+        page = items[start : start + size]
+        has_more = start + size < len(items)
+        params = {k: v[0] for k, v in query.items() if k != "page[after]"}
+        params["page[after]"] = str(start + size)
+        return _json(200, {key: [_public_view(i) for i in page],
+                           "meta": {"has_more": has_more, "after_cursor": str(start + size) if has_more else None},
+                           "links": {"next": f"{url}?{urlencode(params)}" if has_more else None}})
 
     def _zd_update(self, ticket: dict[str, Any], changes: Mapping[str, Any]):
         events: list[dict[str, Any]] = []
@@ -404,6 +574,12 @@ class FakeHelpdesk:
                 events.append({"id": self._new_id(), "type": "Change", "field_name": field,
                                "value": changes[field], "previous_value": ticket.get(field)})
                 ticket[field] = list(changes[field]) if field == "tags" else changes[field]
+        added = [t for t in changes.get("additional_tags") or () if t not in ticket["tags"]]
+        if added and self.zendesk_additional_tags:  # adds, never replaces
+            new_tags = [*ticket["tags"], *added]
+            events.append({"id": self._new_id(), "type": "Change", "field_name": "tags",
+                           "value": new_tags, "previous_value": list(ticket["tags"])})
+            ticket["tags"] = new_tags
         ticket["updated_at"] = _iso(self._now())
         audit = {"id": audit_id, "ticket_id": ticket["id"], "author_id": self.zendesk_bot_user_id,
                  "created_at": ticket["updated_at"], "via": {"channel": "api"}, "events": events}
@@ -476,6 +652,9 @@ class FakeHelpdesk:
                 )
                 headers["Link"] = f'<{next_url}>; rel="next"'
             return 200, headers, _dump([_public_view(c) for c in page])
+        if path == "/api/v2/agents/me" and method == "GET":
+            return _json(200, {"id": self.freshdesk_bot_agent_id, "available": True, "occasional": False,
+                               "ticket_scope": 1, "contact": {"name": "Deskhand", "email": "deskhand@fake.test"}})
         m = re.fullmatch(r"/api/v2/tickets/(\d+)/notes", path)
         if m and method == "POST":
             ticket_id = int(m[1])
@@ -543,3 +722,8 @@ def _json(status: int, data: Any) -> tuple[int, dict[str, str], bytes]:
 
 def _zd_not_found() -> tuple[int, dict[str, str], bytes]:
     return _json(404, {"error": "RecordNotFound", "description": "Not found"})
+
+
+def _trigger_uses(trigger: Mapping[str, Any], webhook_id: str) -> bool:
+    return any(a.get("field") == "notification_webhook" and a.get("value", [None])[0] == webhook_id
+               for a in trigger.get("actions") or ())

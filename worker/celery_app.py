@@ -7,11 +7,14 @@ re-delivers it. `celery -A worker.celery_app worker -Q tickets` is the Procfile'
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import setup_logging
 
 from worker.settings import Settings, get_settings
 
 TICKETS_QUEUE = "tickets"
 TASK_NAME = "deskhand.handle_ticket_event"
+KNOWLEDGE_QUEUE = "knowledge"  # help-center syncs: their own worker, so a large sync never delays tickets
+KB_SYNC_TASK = "deskhand.sync_knowledge"
 
 
 def make_celery(settings: Settings, *, result_backend: bool = True) -> Celery:
@@ -30,6 +33,8 @@ def make_celery(settings: Settings, *, result_backend: bool = True) -> Celery:
         # Intake must answer the helpdesk within seconds: fail fast (→ 503) when the broker is down.
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
         worker_hijack_root_logger=False,
+        task_routes={KB_SYNC_TASK: {"queue": KNOWLEDGE_QUEUE}},
+        beat_schedule=knowledge_schedule(settings),
     )
     if settings.redis_url:
         conf.update(
@@ -58,6 +63,35 @@ def make_celery(settings: Settings, *, result_backend: bool = True) -> Celery:
         conf["result_backend"] = settings.redis_url  # job outcomes readable by the 202's job_id
     app.conf.update(conf)
     return app
+
+
+def knowledge_schedule(settings: Settings) -> dict:
+    """Celery beat entries: one periodic sync per source in KB_SYNC_SOURCES, every KB_SYNC_INTERVAL_S.
+
+    A run that has not started by the next one expires, so a slow knowledge worker never piles syncs up.
+    """
+    interval = settings.kb_sync_interval_s
+    sources = [item.strip() for item in settings.kb_sync_sources.split(",") if item.strip()]
+    if interval <= 0:
+        return {}
+    return {
+        f"kb-sync-{source}": {
+            "task": KB_SYNC_TASK,
+            "schedule": float(interval),
+            "args": (source,),
+            "options": {"queue": KNOWLEDGE_QUEUE, "expires": float(interval)},
+        }
+        for source in sources
+    }
+
+
+@setup_logging.connect
+def _json_logs(**_kwargs) -> None:
+    """Celery workers and beat log through Deskhand's JSON logging instead of their own format."""
+    from worker.logs import configure_logging
+
+    s = get_settings()
+    configure_logging(s.log_level, s.log_json)
 
 
 app = make_celery(get_settings())

@@ -78,40 +78,109 @@ def demo(port: int, timeout_s: int) -> None:
 
 @main.group()
 def kb() -> None:
-    """The help-center index."""
+    """The help-center index: sync approved sources, search, stats, stale articles."""
 
 
 @kb.command("sync")
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
-def kb_sync(path: Path) -> None:
-    """Index a folder of Markdown/HTML/JSONL articles (or a JSON/JSONL file); the folder is the full approved set."""
-    from knowledge.sources import load_path
-    from worker.wiring import build_index
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--source", "source", help="zendesk, freshdesk, or a PATH (same as the argument).")
+@click.option("--full", is_flag=True, help="Zendesk: export every article again instead of the changes since the last sync.")
+def kb_sync(path: Path | None, source: str | None, full: bool) -> None:
+    """Sync one approved source into the index: a folder/file of Markdown, HTML or JSONL articles
+    (the full approved set, so removed articles disappear), Zendesk Help Center or Freshdesk Solutions."""
+    from integrations.base import HelpdeskError
+    from worker.kb import run_sync
+
+    if (path is None) == (source is None):
+        raise click.UsageError("give either PATH or --source zendesk|freshdesk|PATH")
+    name = str(path) if path is not None else str(source)
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        # Opened on the first chunk written, so a sync with nothing to embed shows no empty bar.
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label=f"embedding {name}", show_pos=True, file=sys.stderr)
+            bar.__enter__()
+        bar.length = max(bar.length or 0, total)
+        bar.update(done - bar.pos)
 
     try:
-        articles = load_path(path)
-    except (ValueError, FileNotFoundError) as exc:
+        stats = run_sync(get_settings(), name, full=full, progress=progress)
+    except (ValueError, FileNotFoundError, HelpdeskError) as exc:
         raise click.ClickException(str(exc)) from exc
-    stats = build_index(get_settings()).sync(articles)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
     click.echo(
-        f"{len(articles)} articles: {stats.added} added, {stats.updated} updated, {stats.deleted} deleted, "
-        f"{stats.unchanged} unchanged; {stats.chunks_embedded} chunks embedded in {stats.seconds:.1f} s"
+        f"{name}: {stats.added} added, {stats.updated} updated, {stats.deleted} deleted, {stats.unchanged} unchanged"
+        f"{f', {stats.skipped} without text' if stats.skipped else ''}; "
+        f"{stats.chunks_embedded} chunks embedded in {stats.seconds:.1f} s"
     )
 
 
 @kb.command("search")
 @click.argument("text")
 @click.option("--top-k", default=5, show_default=True, type=int)
-def kb_search(text: str, top_k: int) -> None:
-    """Print the top passages for TEXT with their cosine similarity."""
+@click.option("--locale", default=None, help="Only articles in this locale or language (en, en-us).")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default=None, help="Default: KB_RETRIEVAL.")
+@click.option("--min-score", default=0.0, show_default=True, type=float, help="Minimum cosine similarity.")
+def kb_search(text: str, top_k: int, locale: str | None, mode: str | None, min_score: float) -> None:
+    """Print the top passages for TEXT, in retrieval order, with their cosine similarity."""
     from worker.wiring import build_index
 
-    passages = build_index(get_settings()).search(text, top_k=top_k)
+    passages = build_index(get_settings()).search(text, top_k=top_k, locale=locale, mode=mode, min_score=min_score)
     if not passages:
         click.echo("no passages (is the index empty? run `deskhand kb sync PATH`)")
     for p in passages:
         snippet = " ".join(p.text.split())[:160]
-        click.echo(f"{p.score:.3f}  {p.title}  [{p.article_id}]\n       {snippet}")
+        flags = " [stale]" if p.stale else ""
+        click.echo(f"{p.score:.3f}  {p.title}  [{p.article_id}]{flags}\n       {snippet}")
+
+
+@kb.command("stats")
+def kb_stats() -> None:
+    """Chunks and articles in the index, per source and locale, and each source's sync cursor."""
+    from collections import Counter
+
+    from worker.wiring import build_index
+
+    s = get_settings()
+    index = build_index(s)
+    infos = index.article_infos()
+    where = f"{s.chroma_host}:{s.chroma_port}" if s.chroma_host else str(s.chroma_dir)
+    click.echo(f"index {s.chroma_collection} at {where}: {index.count()} chunks, {len(infos)} articles")
+    for source, n in sorted(Counter(i.source for i in infos).items()):
+        click.echo(f"  {source}: {n} articles")
+    for locale, n in sorted(Counter(i.locale for i in infos).items()):
+        click.echo(f"  locale {locale}: {n} articles")
+    stale = index.stale_articles()
+    click.echo(f"  stale or outdated: {len(stale)} (older than {s.kb_stale_after_days} days, or outdated upstream)")
+    cursor = index.get_state("zendesk").get("start_time")
+    if cursor:
+        from datetime import datetime, timezone
+
+        click.echo(f"  zendesk cursor: {datetime.fromtimestamp(int(cursor), timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
+
+
+@kb.command("stale")
+@click.option("--days", type=int, default=None, help="Older than this many days (default: KB_STALE_AFTER_DAYS).")
+def kb_stale(days: int | None) -> None:
+    """List stale or outdated articles by section, oldest first: the knowledge owners' review list."""
+    from worker.wiring import build_index
+
+    stale = build_index(get_settings()).stale_articles(days)
+    if not stale:
+        click.echo("no stale or outdated articles")
+        return
+    section = None
+    for info, age in stale:
+        if (info.source, info.section) != section:
+            section = (info.source, info.section)
+            click.echo(f"{info.section or '(no section)'} [{info.source}]")
+        why = "outdated upstream" if info.outdated else f"{age} days old" if age is not None else "no date"
+        updated = info.updated_at[:10] or "-"
+        click.echo(f"  {updated}  {info.title}  [{info.id}]  {why}{'  ' + info.url if info.url else ''}")
 
 
 @main.group()
@@ -133,30 +202,50 @@ def config_check() -> None:
 @main.command()
 @click.argument("text", required=False)
 @click.option("--ticket", "ticket_file", type=click.Path(exists=True, path_type=Path), help="A ticket JSON (local format).")
-def triage(text: str | None, ticket_file: Path | None) -> None:
-    """Preview triage, draft and tags for TEXT or a ticket file, without posting anything."""
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (triage, tags, group) instead.")
+def triage(text: str | None, ticket_file: Path | None, as_json: bool) -> None:
+    """Preview triage (with its reasons), the tags and group, and the note for TEXT or a ticket file, posting nothing."""
+    from dataclasses import asdict
+
+    from integrations.base import PermanentHelpdeskError
     from integrations.local import html_to_text, ticket_from_json
     from worker.pipeline import analyze
     from worker.wiring import build_pipeline
 
     if ticket_file:
-        ticket = ticket_from_json(json.loads(ticket_file.read_text()))
+        try:
+            ticket = ticket_from_json(json.loads(ticket_file.read_text(encoding="utf-8")))
+        except (ValueError, PermanentHelpdeskError) as exc:
+            raise click.ClickException(f"{ticket_file}: {exc}") from exc
     elif text:
         from worker.evaluate import ticket_from_text
 
         ticket = ticket_from_text(0, text)
     else:
         raise click.UsageError("give TEXT or --ticket FILE")
+    s = get_settings()
+    configure_logging(s.log_level, s.log_json)  # logs to stderr: stdout is the preview (or its JSON)
     try:
-        p = build_pipeline(get_settings(), helpdesk=None, with_store=False)
+        p = build_pipeline(s, helpdesk=None, with_store=False)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     message = ticket.latest_customer_message()
     if message is None:
         raise click.ClickException("the ticket has no public customer message")
     a = analyze(ticket, message, p)
+    t = a.triage
+    if as_json:
+        click.echo(json.dumps({"triage": asdict(t), "tags": list(a.note.tags), "group": a.note.group, "drafted": a.draft.has_draft}))
+        return
+    alternatives = ", ".join(f"{n} {c:.2f}" for n, c in t.alternatives) or "-"
+    click.echo(f"category:     {t.category} ({t.label}) · confidence {t.confidence:.2f} · role {t.role}")
+    click.echo(f"alternatives: {alternatives}")
+    click.echo(f"urgency:      {t.urgency} · sentiment {t.sentiment} · language {t.language}")
+    click.echo(f"risk flags:   {', '.join(t.risks) or '-'}")
+    click.echo("reasons:\n" + "\n".join(f"  - {r}" for r in t.reasons))
+    click.echo(f"tags:         {' '.join(a.note.tags)}\ngroup:        {a.note.group or '-'}")
+    click.echo("\n--- the internal note (not posted) ---")
     click.echo(html_to_text(a.note.html))
-    click.echo(f"\ntags: {' '.join(a.note.tags)}\ngroup: {a.note.group or '-'}")
 
 
 @main.command("eval")
@@ -188,6 +277,110 @@ def evaluate(tickets_path, kb_path, text_field, label_field, examples_per_catego
         echo=click.echo,
     )
     click.echo(json.dumps(figures))
+
+
+@main.group()
+def install() -> None:
+    """Connect Deskhand to a helpdesk (see README: Install in Zendesk / Install in Freshdesk)."""
+
+
+_ENV_FILE = click.option("--env-file", default=Path(".env"), show_default=True, type=click.Path(path_type=Path),
+                         help="Where to write the secret and the bot's id.")
+_PRINT_SECRET = click.option("--print-secret", is_flag=True, help="Print the secret instead of writing it to --env-file.")
+
+
+@install.command("zendesk")
+@click.option("--url", "base_url", required=True, help="Deskhand's public base URL, e.g. https://bot.example.com")
+@click.option("--dry-run", is_flag=True, help="Print every request; send none.")
+@_ENV_FILE
+@_PRINT_SECRET
+def install_zendesk_command(base_url: str, dry_run: bool, env_file: Path, print_secret: bool) -> None:
+    """Create or update Deskhand's webhook and trigger in Zendesk; store the webhook's signing secret."""
+    from worker.install import InstallError, ZendeskAdmin, install_zendesk
+
+    s = get_settings()
+    if dry_run:
+        click.echo("dry run: these are the requests an install sends (on a first install); none is sent")
+    try:
+        admin = ZendeskAdmin(subdomain=s.zendesk_subdomain, email=s.zendesk_email, api_token=s.zendesk_api_token,
+                             api_url=s.zendesk_api_url, timeout_s=s.http_timeout_s, dry_run=dry_run, echo=click.echo)
+        done = install_zendesk(admin, base_url=base_url, configured_bot_user_id=s.zendesk_bot_user_id)
+    except InstallError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if dry_run:
+        click.echo(f"dry run: nothing was sent; {env_file} would get ZENDESK_WEBHOOK_SECRET and ZENDESK_BOT_USER_ID")
+        return
+    click.echo(f"webhook {done.webhook_id} ({done.webhook}) → {base_url.rstrip('/')}/webhooks/zendesk")
+    click.echo(f"trigger {done.trigger_id} ({done.trigger}), not fired by Deskhand's API user {done.bot_user_id}")
+    _store_secrets(env_file, print_secret, {"ZENDESK_WEBHOOK_SECRET": done.signing_secret,
+                                            "ZENDESK_BOT_USER_ID": done.bot_user_id, "HELPDESK": "zendesk"})
+
+
+@install.command("freshdesk")
+@click.option("--url", "base_url", required=True, help="Deskhand's public base URL, e.g. https://bot.example.com")
+@click.option("--dry-run", is_flag=True, help="Print the rule and the credentials check without calling Freshdesk.")
+@_ENV_FILE
+@_PRINT_SECRET
+def install_freshdesk_command(base_url: str, dry_run: bool, env_file: Path, print_secret: bool) -> None:
+    """Check the Freshdesk credentials (one API call) and print the automation rules to create."""
+    import secrets
+
+    from worker.install import InstallError, check_freshdesk, freshdesk_rule
+
+    s = get_settings()
+    secret = s.freshdesk_webhook_secret or ("<new secret, made and saved by a real run>" if dry_run else secrets.token_urlsafe(32))
+    values = {"FRESHDESK_WEBHOOK_SECRET": secret, "HELPDESK": "freshdesk"}
+    try:
+        if dry_run:
+            click.echo(f"GET {(s.freshdesk_api_url or 'https://' + s.freshdesk_domain).rstrip('/')}/api/v2/agents/me  (not sent)")
+            agent_id = s.freshdesk_bot_agent_id
+        else:
+            agent = check_freshdesk(domain=s.freshdesk_domain, api_key=s.freshdesk_api_key,
+                                    api_url=s.freshdesk_api_url, timeout_s=s.http_timeout_s)
+            agent_id = str(agent["id"])
+            name = (agent.get("contact") or {}).get("name") or "?"
+            click.echo(f"credentials ok: the API key belongs to agent {agent_id} ({name}), Deskhand's agent")
+            values["FRESHDESK_BOT_AGENT_ID"] = agent_id
+        # The admin pastes the secret into the rule, so the rule shows it.
+        click.echo(freshdesk_rule(base_url=base_url, secret=secret, bot_agent_id=agent_id))
+    except InstallError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not dry_run:
+        _store_secrets(env_file, print_secret, values)
+
+
+@main.group()
+def uninstall() -> None:
+    """Remove what `deskhand install` created."""
+
+
+@uninstall.command("zendesk")
+@click.option("--dry-run", is_flag=True, help="Print every request; send none.")
+def uninstall_zendesk_command(dry_run: bool) -> None:
+    """Delete Deskhand's trigger, then its webhook, from Zendesk."""
+    from worker.install import InstallError, ZendeskAdmin, uninstall_zendesk
+
+    s = get_settings()
+    if dry_run:
+        click.echo("dry run: these are the lookups an uninstall sends, then one DELETE per trigger and webhook found; none is sent")
+    try:
+        admin = ZendeskAdmin(subdomain=s.zendesk_subdomain, email=s.zendesk_email, api_token=s.zendesk_api_token,
+                             api_url=s.zendesk_api_url, timeout_s=s.http_timeout_s, dry_run=dry_run, echo=click.echo)
+        triggers, hooks = uninstall_zendesk(admin)
+    except InstallError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not dry_run:
+        click.echo(f"removed {len(triggers)} trigger(s) {' '.join(triggers)} and {len(hooks)} webhook(s) {' '.join(hooks)}")
+
+
+def _store_secrets(env_file: Path, print_secret: bool, values: dict[str, str]) -> None:
+    from worker.install import update_env_file
+
+    if print_secret:
+        click.echo("add to your environment or .env:\n" + "\n".join(f"{k}={v}" for k, v in values.items()))
+        return
+    update_env_file(env_file, values)
+    click.echo(f"wrote {', '.join(values)} to {env_file}")
 
 
 if __name__ == "__main__":

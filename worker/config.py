@@ -1,18 +1,23 @@
 """Ops-editable YAML (`config/triage.yaml`, `config/routing.yaml`): schema, loading, errors with file:line.
 
 A bad file never half-loads: `load_config` raises `ConfigError` whose message names the file, the line
-and the field, and lists valid values where there is a fixed set.
+and the field, and lists valid values where there is a fixed set. `ConfigWatcher` lets a running worker
+pick up edited files and keep the last good version when an edit is invalid.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+import structlog
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from worker.models import ROLES, Role
+
+log = structlog.get_logger(__name__)
 
 
 class ConfigError(Exception):
@@ -24,6 +29,35 @@ class _Strict(BaseModel):
 
 
 RequiredFact = Literal["order_number", "email", "device_model"]
+Urgency = Literal["low", "normal", "high", "urgent"]
+URGENCIES: tuple[str, ...] = get_args(Urgency)
+# The risk detectors that exist in worker/triage.py; config may tune them, not invent new ones.
+RiskFlag = Literal["account_security", "legal_threat", "payment_dispute", "self_harm", "prompt_injection", "personal_data"]
+RISK_FLAGS: tuple[str, ...] = get_args(RiskFlag)
+
+
+def _check_patterns(v: list[str]) -> list[str]:
+    for rx in v:
+        try:
+            re.compile(rx)
+        except re.error as exc:
+            raise ValueError(f"pattern {rx!r} is not a valid regular expression: {exc}") from exc
+    return v
+
+
+def _check_phrases(v: list[str]) -> list[str]:
+    if any(not p.strip() for p in v):
+        raise ValueError("phrases must be non-empty strings")
+    return v
+
+
+def _check_language_keys(v: dict[str, str]) -> dict[str, str]:
+    from worker.language import KNOWN_LANGUAGES
+
+    bad = [c for c in v if c not in KNOWN_LANGUAGES]
+    if bad:
+        raise ValueError(f"unknown language code {bad}; valid: ISO 639-1 codes such as en, es, fr, de")
+    return v
 
 
 class CategoryConfig(_Strict):
@@ -32,6 +66,15 @@ class CategoryConfig(_Strict):
     role: Role
     examples: list[str] = Field(min_length=1)
     requires: list[RequiredFact] = []  # facts the agent needs before replying; absent ones are listed in the note
+    keywords: list[str] = []  # case-insensitive whole-word phrases; a match overrides the classifier
+    patterns: list[str] = []  # case-insensitive regular expressions; a match overrides the classifier
+    greeting: dict[str, str] = {}  # language → the draft's first line, overriding drafting.greeting for this category
+    closing: dict[str, str] = {}  # language → the draft's last line, overriding drafting.closing for this category
+
+    @field_validator("greeting", "closing")
+    @classmethod
+    def _frame_languages(cls, v: dict[str, str]) -> dict[str, str]:
+        return _check_language_keys(v)
 
     @field_validator("examples")
     @classmethod
@@ -40,17 +83,65 @@ class CategoryConfig(_Strict):
             raise ValueError("examples must be non-empty strings")
         return v
 
+    _keywords = field_validator("keywords")(_check_phrases)
+    _patterns = field_validator("patterns")(_check_patterns)
+
 
 class UrgencyConfig(_Strict):
     urgent: list[str] = []
     high: list[str] = []
     low: list[str] = []
+    tier_field: str = ""  # ticket field holding the customer tier ("" = not used)
+    tiers: dict[str, Urgency] = {}  # tier value (lower-case) → the least urgency its tickets get
+
+
+class LanguageConfig(_Strict):
+    detect: list[str] = Field(["en", "es", "fr", "de", "it", "nl", "pt"], min_length=1)  # ISO 639-1 candidates
+    supported: list[str] = Field(["en"], min_length=1)  # languages the examples are written in
+
+    @field_validator("detect", "supported")
+    @classmethod
+    def _iso(cls, v: list[str]) -> list[str]:
+        from worker.language import KNOWN_LANGUAGES
+
+        bad = [c for c in v if c not in KNOWN_LANGUAGES]
+        if bad:
+            raise ValueError(f"unknown language code {bad}; valid: ISO 639-1 codes such as en, es, fr, de")
+        return v
+
+    @model_validator(mode="after")
+    def _supported_detected(self) -> "LanguageConfig":
+        missing = [c for c in self.supported if c not in self.detect]
+        if missing:
+            raise ValueError(f"supported languages {missing} must also be listed in detect")
+        return self
+
+
+class RiskConfig(_Strict):
+    role: Role | None = None  # the most the AI may do when this flag is raised (null: no limit)
+    phrases: list[str] = []  # extra case-insensitive phrases that raise the flag, besides the built-in detector
+
+    _phrases = field_validator("phrases")(_check_phrases)
+
+
+class DraftingConfig(_Strict):
+    """How drafts are framed and when a case summary (escalation packet) is added."""
+
+    greeting: dict[str, str] = {}  # language → the draft's first line, e.g. {en: "Hello,"}; missing/"" = none
+    closing: dict[str, str] = {}  # language → the draft's last line, e.g. {en: "Kind regards,"}
+    packet_after_messages: int = Field(0, ge=0)  # threads with more public messages get a case summary (0 = escalations only)
+
+    _frame_languages = field_validator("greeting", "closing")(_check_language_keys)
 
 
 class TriageConfig(_Strict):
     abstain_below: float = Field(0.4, ge=0.0, le=1.0)
+    out_of_scope_below: float = Field(0.0, ge=0.0, le=1.0)
     categories: dict[str, CategoryConfig] = Field(min_length=1)
     urgency: UrgencyConfig = UrgencyConfig()
+    language: LanguageConfig = LanguageConfig()
+    risks: dict[RiskFlag, RiskConfig] = {}
+    drafting: DraftingConfig = DraftingConfig()
 
     @field_validator("categories")
     @classmethod
@@ -73,6 +164,7 @@ class RoutingConfig(_Strict):
     urgency_tags: dict[str, list[str]] = {}
     role_tags: dict[Role, list[str]] = {}
     no_draft_tags: list[str] = []
+    risks: dict[RiskFlag, RouteConfig] = {}  # per risk flag: tags to add, and a group that wins over the category's
 
     @field_validator("urgency_tags")
     @classmethod
@@ -94,6 +186,7 @@ class RoutingConfig(_Strict):
         tags += [t for r in self.categories.values() for t in r.tags]
         tags += [t for ts in self.urgency_tags.values() for t in ts]
         tags += [t for ts in self.role_tags.values() for t in ts]
+        tags += [t for r in self.risks.values() for t in r.tags]
         return tags
 
 
@@ -147,13 +240,15 @@ def _validate(model: type[BaseModel], path: Path) -> BaseModel:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function-"))
+            loc = tuple(p for p in err["loc"] if not isinstance(p, str) or not (p.startswith("function-") or p == "[key]"))
             field = ".".join(str(p) for p in loc) or "(top level)"
-            msg = err["msg"]
+            msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown key"
             elif err["type"] == "literal_error" and "role" in field:
                 msg = f"{msg} (valid: {', '.join(ROLES)})"
+            elif err["type"] == "literal_error" and loc and loc[0] == "risks":
+                msg = f"unknown risk flag (valid: {', '.join(RISK_FLAGS)})"
             problems.append(f"{path}:{_line_of(node, loc)}: {field}: {msg}")
         raise ConfigError("\n".join(problems)) from exc
 

@@ -1,31 +1,51 @@
-"""Drafting v1: an extractive drafter (no LLM). Grounded or silent.
+"""Drafting: the offline extractive drafter, the LLM drafter when one is configured, and the checks.
 
-The reply is made only of sentences taken from the retrieved, approved passages, each followed by its
-citation `[n]`; no passage → no draft. The category's AI role decides what may be written at all:
-`escalate_only` never drafts, `summary_only` summarises the request and lists the policy sources.
+The offline drafter (the default, no LLM) makes the reply only of sentences taken from the retrieved,
+approved passages, each followed by its citation `[n]`; no passage → no draft. `compose_draft` asks the
+LLM drafter first when there is one and falls back to the offline drafter on any failure, saying so.
+Whoever drafts, `worker.checks.check_draft` decides what the note shows: citations that resolve and
+support their sentence, the category's AI role (`escalate_only` never drafts, `summary_only` summarises
+the request and lists the policy to check, `constrained_draft` states no commitment its sources do
+not), the customer's language, the missing facts and the word limit.
 """
 from __future__ import annotations
 
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
+import structlog
 
 from integrations.base import Ticket
 from knowledge.models import Passage
-from worker.config import CategoryConfig
+from worker.checks import (
+    Candidate,
+    Claim,
+    Frame,
+    ask_for,
+    check_draft,
+    missing_fact_keys,
+    missing_facts,
+    summarize_request,
+)
+from worker.config import CategoryConfig, DraftingConfig
 from worker.models import Draft, Triage
+from worker.sentences import LIST_ITEM as _LIST_ITEM
+from worker.sentences import split_sentences, word_count
 from worker.triage import Embeds
+
+if TYPE_CHECKING:
+    from worker.llm import LLMDrafter
+
+log = structlog.get_logger(__name__)
+__all__ = ["SentenceVectors", "compose_draft", "draft", "missing_facts", "reply_frame", "split_sentences", "summarize_request", "word_count"]
 
 MIN_SENTENCE_SCORE = 0.30  # cosine similarity of a sentence to the customer's message
 MAX_SENTENCES = 5
-SUMMARY_WORDS = 40
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _CITATION = re.compile(r"\s*\[\d+\]")
-_EMPHASIS = re.compile(r"(\*\*|__|`)")
 # "See “Other article”" points the reader elsewhere; out of its article it answers nothing.
 _CROSS_REFERENCE = re.compile(r"(^|\b)see [\"“']", re.I)
 _PAREN_REFERENCE = re.compile(r"\s*\((?:see|read) [\"“'][^)]*\)", re.I)
@@ -33,26 +53,6 @@ NEAR_DUPLICATE = 0.85  # cosine above which a sentence repeats one already picke
 PASSAGE_MARGIN = 0.08  # draft only from passages whose score is within this of the best passage's
 # A sentence opening with one of these leans on the sentence before it, so the two travel together.
 _ANAPHOR = re.compile(r"^(it|this|that|these|those|they|them|there|he|she|such|its|their)\b", re.I)
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences and list items of `text`, in order; Markdown headings and blank lines dropped."""
-    out: list[str] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        line = _EMPHASIS.sub("", line)
-        if _LIST_ITEM.match(line):
-            out.append(line)
-            continue
-        out.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
-    return out
-
-
-def word_count(text: str) -> int:
-    """Words as an agent counts them (citation markers included)."""
-    return len(text.split())
 
 
 class SentenceVectors:
@@ -78,36 +78,40 @@ class SentenceVectors:
         return hit
 
 
-_FACT_PATTERNS = {
-    "order_number": (re.compile(r"(#\s?\d{4,}|\border\b[^.\n]{0,20}?\b[A-Z]{0,4}-?\d{4,}\b|\b\d{6,}\b)", re.I), "order number"),
-    "email": (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "e-mail address on the account"),
-    "device_model": (
-        re.compile(r"\b(model|version|firmware|app|v)\s*[:#]?\s*[\w.-]*\d", re.I),
-        "device model or app version",
-    ),
-}
+def reply_frame(drafting: DraftingConfig | None, category: CategoryConfig | None, language: str) -> Frame:
+    """The greeting and closing for a draft in `language`: the category's own, else the drafting
+    section's; none when neither has that language (a greeting in the wrong language is worse than none)."""
+    greeting = closing = ""
+    if drafting is not None:
+        greeting, closing = drafting.greeting.get(language, ""), drafting.closing.get(language, "")
+    if category is not None:
+        greeting = category.greeting.get(language, greeting)
+        closing = category.closing.get(language, closing)
+    return Frame(greeting=greeting.strip(), closing=closing.strip())
 
 
-def missing_facts(ticket: Ticket, category: CategoryConfig | None) -> tuple[str, ...]:
-    """Human labels of the category's required facts that no customer message contains."""
-    if category is None:
-        return ()
-    text = "\n".join(m.body for m in ticket.customer_messages()) + "\n" + ticket.subject
-    return tuple(label for fact in category.requires for rx, label in [_FACT_PATTERNS[fact]] if not rx.search(text))
-
-
-def summarize_request(ticket: Ticket) -> str:
-    """The customer's latest request in at most SUMMARY_WORDS words, taken from their own words."""
-    latest = ticket.latest_customer_message()
-    if latest is None:
-        return "No customer message found."
-    words: list[str] = []
-    for sentence in split_sentences(latest.body):
-        words.extend(sentence.split())
-        if len(words) >= SUMMARY_WORDS:
-            break
-    text = " ".join(words[:SUMMARY_WORDS])
-    return f"Customer writes: “{text}{'…' if len(words) > SUMMARY_WORDS else ''}”"
+def offline_candidate(
+    ticket: Ticket,
+    triage: Triage,
+    passages: list[Passage],
+    *,
+    query_vec: np.ndarray,
+    sentences: SentenceVectors,
+    budget_words: int,
+) -> Candidate:
+    """The offline drafter's proposal: the best-supported sentences and step lists of `passages` within
+    `budget_words`, each claiming the passage it was taken from."""
+    if not passages:
+        return Candidate(reason="No approved help-center source supports a reply, so there is no draft. Answer manually or add an article.")
+    picked = _pick_sentences(passages, query_vec, sentences, budget_words)
+    if not picked:
+        return Candidate(reason="The closest help-center passages do not answer this message closely enough to draft from.")
+    claims = [
+        Claim(text=part, sources=(passages[unit.p_idx].chunk_id,), unit=n, step=unit.is_list)
+        for n, unit in enumerate(sorted(picked, key=lambda u: (u.p_idx, u.position)))
+        for part in unit.parts
+    ]
+    return Candidate(claims=tuple(claims))
 
 
 def draft(
@@ -119,67 +123,88 @@ def draft(
     sentences: SentenceVectors,
     category: CategoryConfig | None,
     max_words: int = 120,
+    frame: Frame = Frame(),
+    packet_after_messages: int = 0,
 ) -> Draft:
-    """Build the draft for `ticket` from `passages` (already filtered by the retrieval minimum score).
+    """The offline draft for `ticket` from `passages` (already filtered by the retrieval minimum score),
+    after the checks.
 
     Returns a Draft whose `body` has at most `max_words` words, every sentence followed by `[n]` where
     `citations[n-1]` is its passage; `body` is "" when the role forbids a draft or nothing supports one.
     """
-    missing = missing_facts(ticket, category)
-    if triage.role == "escalate_only":
-        why = (
-            "Triage could not place this ticket in a category; route it for human triage."
-            if category is None
-            else f"{triage.label} is escalate-only: no draft. Hand it to the owning team."
-        )
-        if triage.risks:
-            why += " Risk flags: " + ", ".join(triage.risks) + "."
-        return Draft(body="", citations=(), missing_info=missing, escalate=True, reason=why, summary=summarize_request(ticket))
-    if triage.role == "summary_only":
-        reason = "Summary only: the agent decides. Check the policy sources below before replying."
-        if not passages:
-            reason = "Summary only, and no approved source covers this request: check the policy manually."
-        return Draft(body="", citations=tuple(passages[:2]), missing_info=missing, reason=reason, summary=summarize_request(ticket))
-    if not passages:
-        return Draft(
-            body="",
-            citations=(),
-            missing_info=missing,
-            reason="No approved help-center source supports a reply, so there is no draft. Answer manually or add an article.",
-        )
-
-    picked = _pick_sentences(passages, query_vec, sentences, max_words - _ask_words(missing))
-    if not picked:
-        return Draft(
-            body="",
-            citations=(),
-            missing_info=missing,
-            reason="The closest help-center passages do not answer this message closely enough to draft from.",
-        )
-    # one citation number per article, in order of first use; every sentence and list line is cited
-    citations: list[Passage] = []
-    lines: list[str] = []
-    for unit in sorted(picked, key=lambda u: (u.p_idx, u.position)):
-        passage = passages[unit.p_idx]
-        ids = [c.article_id for c in citations]
-        if passage.article_id not in ids:
-            citations.append(passage)
-            ids.append(passage.article_id)
-        n = ids.index(passage.article_id) + 1
-        lines.append("\n".join(f"{part} [{n}]" for part in unit.parts) if unit.is_list else " ".join(f"{part} [{n}]" for part in unit.parts))
-    body = "\n".join(lines) if any(u.is_list for u in picked) else " ".join(lines)
-    if missing:
-        body += "\n" + _ask_for(missing)
-    reason = "Policy wording only: make no commitment the sources do not state." if triage.role == "constrained_draft" else ""
-    return Draft(body=body, citations=tuple(citations), missing_info=missing, reason=reason)
+    candidate = Candidate()
+    if triage.role in ("draft", "constrained_draft"):
+        ask = ask_for(missing_fact_keys(ticket, category), triage.language)
+        budget = max_words - word_count(ask) - word_count(frame.greeting) - word_count(frame.closing)
+        candidate = offline_candidate(ticket, triage, passages, query_vec=query_vec, sentences=sentences, budget_words=budget)
+    return check_draft(
+        candidate, ticket=ticket, triage=triage, passages=passages, category=category, frame=frame,
+        max_words=max_words, packet_after_messages=packet_after_messages,
+    )
 
 
-def _ask_for(missing: tuple[str, ...]) -> str:
-    return "Could you please send me your " + " and ".join(missing) + "?"
+def compose_draft(
+    ticket: Ticket,
+    triage: Triage,
+    passages: list[Passage],
+    *,
+    query_vec: np.ndarray,
+    sentences: SentenceVectors,
+    category: CategoryConfig | None,
+    max_words: int = 120,
+    drafting: DraftingConfig | None = None,
+    llm: "LLMDrafter | None" = None,
+    detect_languages: tuple[str, ...] = ("en", "es", "fr", "de", "it", "nl", "pt"),
+) -> Draft:
+    """The pipeline's drafting stage: the LLM drafter when configured, else (or on any LLM failure,
+    invalid output, or a draft the checks empty) the offline drafter; then the checks.
+
+    The LLM is asked only where a reply may be drafted and a passage supports one; it also writes the
+    escalation packet for escalations and long threads (`drafting.packet_after_messages`). Every
+    fallback is named in the draft's `remarks`. Never raises because of the LLM.
+    """
+    frame = reply_frame(drafting, category, triage.language)
+    after = drafting.packet_after_messages if drafting is not None else 0
+    offline = draft(ticket, triage, passages, query_vec=query_vec, sentences=sentences, category=category, max_words=max_words,
+                    frame=frame, packet_after_messages=after)
+    if llm is None:
+        return offline
+
+    from worker.llm import LLMFailure
+
+    budget = llm.new_budget()
+    remarks: list[str] = []
+    result = offline
+    if triage.role in ("draft", "constrained_draft") and passages:
+        try:
+            candidate = llm.propose(ticket, triage, passages, budget=budget, max_words=max_words)
+            checked = check_draft(candidate, ticket=ticket, triage=triage, passages=passages, category=category, frame=frame,
+                                  max_words=max_words, packet_after_messages=after, detect_languages=detect_languages)
+            if checked.has_draft:
+                result = checked
+            else:
+                remarks.append(f"The LLM draft ({llm.name}) did not pass the checks ({_why_empty(checked)}); "
+                               "this draft is the offline drafter's.")
+                log.info("llm_draft_rejected", drafter=llm.name)
+        except LLMFailure as exc:
+            remarks.append(f"The LLM ({llm.name}) failed: {exc.reason}; this draft is the offline drafter's.")
+            log.warning("llm_fallback", drafter=llm.name, reason=exc.kind)
+    if result.packet is not None:
+        try:
+            packet = llm.packet(ticket, triage, budget=budget)
+            result = replace(result, packet=replace(packet, why=result.packet.why, risks=result.packet.risks,
+                                                    messages=result.packet.messages))
+        except LLMFailure as exc:
+            remarks.append(f"The LLM ({llm.name}) could not write the case summary ({exc.reason}); it is extractive.")
+            log.warning("llm_packet_fallback", drafter=llm.name, reason=exc.kind)
+    if remarks:
+        result = replace(result, remarks=(*result.remarks, *remarks))
+    return result
 
 
-def _ask_words(missing: tuple[str, ...]) -> int:
-    return word_count(_ask_for(missing)) if missing else 0
+def _why_empty(d: Draft) -> str:
+    detail = next((r for r in d.remarks if r.startswith("Checks removed")), "")
+    return detail.removeprefix("Checks removed ").rstrip(".") or d.reason.rstrip(".")
 
 
 @dataclass(frozen=True)

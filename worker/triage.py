@@ -1,23 +1,39 @@
-"""Triage v1: category by embedding similarity to each category's example messages, urgency by rules.
+"""Triage: category (classifier + ops rules), urgency, sentiment, language and risk flags for a ticket.
 
-The category score is the mean cosine similarity of the message to that category's `k` nearest
-examples; below the taxonomy's `abstain_below` the ticket is `unknown` (routed for human triage,
-never drafted). Sentiment, language and risk flags are small rule sets here; each is one function so
-a later version can swap it for a model without touching the pipeline.
+The category comes from `worker.classifier.Classifier`, fitted on each category's example messages
+(plus its label and description) and cached under a hash of the taxonomy, so an edited taxonomy is
+refitted and an unchanged one never is. Ops rules (`keywords`, `patterns`) override the classifier.
+A ticket is `unknown` (routed for human triage, never drafted) when no rule matches and the
+classifier is unsure (`abstain_below`), the ticket is unlike every example (`out_of_scope_below`), or
+it is written in a language the examples do not cover.
+
+Ticket text is data, never instructions: sentences that try to steer Deskhand ("ignore your rules",
+"mark this urgent") raise the `prompt_injection` flag and are left out of every rule that would
+change routing (category rules, urgency phrases).
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import pickle
 import re
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import structlog
 
 from integrations.base import Ticket
-from worker.config import TriageConfig
-from worker.models import UNKNOWN, Triage
+from worker.classifier import VERSION as CLASSIFIER_VERSION
+from worker.classifier import Classifier, ClassifierParams
+from worker.config import URGENCIES, TriageConfig
+from worker.language import detect_language, locale_language
+from worker.models import ROLES, UNKNOWN, Role, Triage
 
-NEAREST_K = 2
+log = structlog.get_logger(__name__)
 
 
 class Embeds(Protocol):
@@ -26,31 +42,141 @@ class Embeds(Protocol):
     def embed(self, texts: list[str]) -> np.ndarray: ...
 
 
+# ---------------------------------------------------------------------------------------------------
+# The taxonomy: categories, their fitted classifier and their rules
+
+
+def taxonomy_key(config: TriageConfig, embedder: Embeds, params: ClassifierParams) -> str:
+    """sha256 of everything the fitted classifier depends on: the categories' names, labels,
+    descriptions and examples, the embedding model and the classifier's version and parameters."""
+    model = getattr(embedder, "model_name_or_path", type(embedder).__qualname__)
+    cats = [(n, c.label, c.description, list(c.examples)) for n, c in config.categories.items()]
+    blob = json.dumps([CLASSIFIER_VERSION, asdict(params), str(model), cats], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def training_rows(config: TriageConfig) -> tuple[list[str], list[str]]:
+    """(texts, category names): every example, then each category's label and description as one more
+    example each (they name the topic in ops' words, which helps most when examples are few)."""
+    texts, names = [], []
+    for name, cat in config.categories.items():
+        extra = [cat.label.replace("›", " ").replace("_", " "), cat.description]
+        for text in [*cat.examples, *extra]:
+            if text.strip():
+                texts.append(text.strip())
+                names.append(name)
+    return texts, names
+
+
+_FITTED: OrderedDict[str, Classifier] = OrderedDict()  # in-process cache, most recently used last
+_FITTED_MAX = 4
+_FIT_LOCK = threading.Lock()
+
+
+def fitted_classifier(
+    config: TriageConfig, embedder: Embeds, *, params: ClassifierParams | None = None, cache_dir: Path | None = None
+) -> tuple[str, Classifier]:
+    """(key, classifier) for `config`, fitted once per distinct taxonomy.
+
+    Looks in the process cache, then `cache_dir/<key>.pkl`, and fits (embedding every example) only
+    when neither has it. A cache file that cannot be read is ignored and rewritten.
+    """
+    params = params or ClassifierParams()
+    key = taxonomy_key(config, embedder, params)
+    with _FIT_LOCK:
+        if key in _FITTED:
+            _FITTED.move_to_end(key)
+            return key, _FITTED[key]
+        path = cache_dir / f"taxonomy-{key[:24]}.pkl" if cache_dir else None
+        clf = None
+        if path is not None and path.exists():
+            try:
+                clf = pickle.loads(path.read_bytes())
+            except Exception as exc:  # a truncated or foreign file: refit
+                log.warning("taxonomy_cache_unreadable", path=str(path), error=type(exc).__name__)
+        if clf is None:
+            texts, names = training_rows(config)
+            vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
+            clf = Classifier(params).fit(texts, vectors, names)
+            log.info("taxonomy_fitted", key=key[:12], categories=len(config.categories), examples=len(texts))
+            if path is not None:
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = path.with_suffix(".tmp")
+                    tmp.write_bytes(pickle.dumps(clf))
+                    tmp.replace(path)
+                except OSError as exc:
+                    log.warning("taxonomy_cache_unwritable", path=str(path), error=exc.strerror)
+        _FITTED[key] = clf
+        while len(_FITTED) > _FITTED_MAX:
+            _FITTED.popitem(last=False)
+        return key, clf
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The classifier's view of one message: categories ranked by probability (best first) and the
+    highest cosine similarity to any example (how far the message is from everything ops described)."""
+
+    ranked: tuple[tuple[str, float], ...]
+    nearest_similarity: float
+    nearest: dict[str, float]
+
+
 @dataclass(frozen=True)
 class Taxonomy:
-    """A TriageConfig with its example messages embedded once (rows L2-normalised)."""
+    """A TriageConfig with its classifier fitted and its rules compiled."""
 
     config: TriageConfig
-    names: tuple[str, ...]  # category name per example row
-    vectors: np.ndarray  # shape (n_examples, dim)
+    classifier: Classifier
+    key: str
+    rules: tuple[tuple[str, str, re.Pattern], ...]  # (category, what matched for the reason, compiled)
+    embedder: Embeds | None = field(default=None, compare=False, repr=False)  # to re-embed text without steering
 
     @classmethod
-    def build(cls, config: TriageConfig, embedder: Embeds) -> "Taxonomy":
-        names, texts = [], []
+    def build(
+        cls, config: TriageConfig, embedder: Embeds, *, cache_dir: Path | None = None, params: ClassifierParams | None = None
+    ) -> "Taxonomy":
+        """Fit (or fetch from the cache) the classifier for `config` and compile its rules."""
+        key, clf = fitted_classifier(config, embedder, params=params, cache_dir=cache_dir)
+        rules = []
         for name, cat in config.categories.items():
-            for example in cat.examples:
-                names.append(name)
-                texts.append(example)
-        return cls(config=config, names=tuple(names), vectors=np.asarray(embedder.embed(texts), dtype=np.float32))
+            for kw in cat.keywords:
+                rules.append((name, f"keyword '{kw}'", re.compile(_phrase_regex(kw), re.I)))
+            for rx in cat.patterns:
+                rules.append((name, f"pattern '{rx}'", re.compile(rx, re.I)))
+        return cls(config=config, classifier=clf, key=key, rules=tuple(rules), embedder=embedder)
 
-    def scores(self, query_vec: np.ndarray) -> list[tuple[str, float]]:
-        """Per-category score (mean similarity of the NEAREST_K closest examples), best first."""
-        sims = self.vectors @ query_vec
-        per_cat: dict[str, list[float]] = {}
-        for name, sim in zip(self.names, sims.tolist()):
-            per_cat.setdefault(name, []).append(sim)
-        scored = [(n, float(np.mean(sorted(s, reverse=True)[:NEAREST_K]))) for n, s in per_cat.items()]
-        return sorted(scored, key=lambda t: t[1], reverse=True)
+    def predict(self, text: str, query_vec: np.ndarray) -> Prediction:
+        proba, nearest = self.classifier.predict([text], np.asarray(query_vec, dtype=np.float32)[None, :])
+        order = np.argsort(-proba[0])
+        names = self.classifier.classes
+        return Prediction(
+            ranked=tuple((names[i], float(proba[0, i])) for i in order),
+            nearest_similarity=float(nearest[0].max()),
+            nearest={names[i]: float(nearest[0, i]) for i in range(len(names))},
+        )
+
+    def match_rules(self, text: str) -> tuple[str, str] | None:
+        """(category, reason) of the category with the most matching rules (file order breaks ties), or None."""
+        hits: dict[str, list[str]] = {}
+        for name, what, rx in self.rules:
+            if rx.search(text):
+                hits.setdefault(name, []).append(what)
+        if not hits:
+            return None
+        best = max(hits, key=lambda n: len(hits[n]))  # max keeps the first of equals: file order
+        return best, ", ".join(hits[best])
+
+
+def _phrase_regex(phrase: str) -> str:
+    """A phrase as a whole-word, whitespace-tolerant regular expression ("top up" matches "top  up")."""
+    words = [re.escape(w) for w in _normalize(phrase).split()]
+    return r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)"
+
+
+# ---------------------------------------------------------------------------------------------------
+# The triage stage
 
 
 def triage_text(ticket: Ticket) -> str:
@@ -61,61 +187,133 @@ def triage_text(ticket: Ticket) -> str:
     return f"{ticket.subject}\n{body}".strip() if first and ticket.subject else body.strip()
 
 
-def triage(ticket: Ticket, taxonomy: Taxonomy, query_vec: np.ndarray) -> Triage:
-    """Classify `ticket` given the embedding of `triage_text(ticket)`.
+def cap_role(role: Role, cap: Role | None) -> Role:
+    """The more restrictive of `role` and `cap` (draft < constrained_draft < summary_only < escalate_only)."""
+    if cap is None:
+        return role
+    return role if ROLES.index(role) >= ROLES.index(cap) else cap
 
-    Returns a Triage whose category is one of the taxonomy's names or `unknown` (role escalate_only).
+
+def triage(ticket: Ticket, taxonomy: Taxonomy, query_vec: np.ndarray) -> Triage:
+    """Triage `ticket` given the embedding of `triage_text(ticket)`.
+
+    Returns a Triage whose category is one of the taxonomy's names or `unknown` (role escalate_only),
+    whose confidence is the classifier's probability for the category (1.0 when an ops rule chose
+    it, the best category's probability when abstaining) and whose role is the category's, lowered
+    by any risk flag's configured `role`.
     """
     cfg = taxonomy.config
-    ranked = taxonomy.scores(query_vec)
-    best, confidence = ranked[0]
     text = triage_text(ticket)
-    reasons = [f"nearest examples: {best} {confidence:.2f}"]
-    if len(ranked) > 1:
-        reasons[0] += f", {ranked[1][0]} {ranked[1][1]:.2f}"
-    if confidence < cfg.abstain_below:
-        reasons.append(f"below abstain threshold {cfg.abstain_below:.2f}")
-        category, role, label = UNKNOWN, "escalate_only", "Unknown (needs human triage)"
+    steering = steering_sentences(text)
+    clean = remove_sentences(text, steering)
+
+    fallback = locale_language(ticket.locale) or cfg.language.supported[0]
+    language, _, detected = detect_language(text, tuple(cfg.language.detect), fallback)
+    if not detected and language not in cfg.language.supported:
+        # a message too short to tell ("ok", "help") is triaged like the supported language it may be in
+        language = cfg.language.supported[0]
+
+    if steering and clean.strip() and taxonomy.embedder is not None:
+        # classify what the customer asks, not what they tell Deskhand to do with the ticket
+        pred = taxonomy.predict(clean.strip(), taxonomy.embedder.embed([clean.strip()])[0])
     else:
-        cat = cfg.categories[best]
-        category, role, label = best, cat.role, cat.label or best
-    sentiment = detect_sentiment(text)
-    urgency, why = detect_urgency(ticket, cfg, sentiment)
-    if why:
-        reasons.append(why)
-    risks = detect_risks(text)
+        pred = taxonomy.predict(text, query_vec)
+    best, prob = pred.ranked[0]
+    reasons: list[str] = []
+    rule = taxonomy.match_rules(clean)
+    if rule:
+        category, confidence = rule[0], 1.0
+        reasons.append(f"rule: {rule[1]} → {category}")
+    else:
+        category, confidence = best, prob
+        alt = ", ".join(f"{n} {p:.2f}" for n, p in pred.ranked[1:3] if p >= 0.01)
+        reasons.append(f"classifier: {best} {prob:.2f}" + (f" (next: {alt})" if alt else ""))
+        reasons.append(f"nearest example similarity {pred.nearest[best]:.2f}")
+        if language not in cfg.language.supported:
+            category = UNKNOWN
+            reasons.append(f"language {language}: examples cover {', '.join(cfg.language.supported)} only")
+        elif pred.nearest_similarity < cfg.out_of_scope_below:
+            category = UNKNOWN
+            reasons.append(f"unlike every example (below {cfg.out_of_scope_below:.2f})")
+        elif prob < cfg.abstain_below:
+            category = UNKNOWN
+            reasons.append(f"below abstain threshold {cfg.abstain_below:.2f}")
+
+    risks = detect_risks(text, {flag: rc.phrases for flag, rc in cfg.risks.items()})
+    if category == UNKNOWN:
+        role: Role = "escalate_only"
+        label = "Unknown (needs human triage)"
+    else:
+        cat = cfg.categories[category]
+        role, label = cat.role, cat.label or category
+        for flag in risks:
+            capped = cap_role(role, cfg.risks[flag].role if flag in cfg.risks else None)
+            if capped != role:
+                reasons.append(f"{flag} limits the role to {capped}")
+                role = capped
     if risks:
         reasons.append("risk: " + ", ".join(risks))
+    if steering:
+        reasons.append(f"ignored {len(steering)} sentence(s) addressed to Deskhand")
+
+    sentiment = detect_sentiment(text)
+    urgency, why = detect_urgency(ticket, cfg, sentiment)
+    reasons += why
     return Triage(
         category=category,
-        confidence=round(max(confidence, 0.0), 3),
+        confidence=round(min(max(confidence, 0.0), 1.0), 3),
         role=role,
         urgency=urgency,
         sentiment=sentiment,
-        language=detect_language(text),
+        language=language,
         risks=risks,
         reasons=tuple(reasons),
-        alternatives=tuple((n, round(s, 3)) for n, s in ranked[1:3]),
+        alternatives=tuple((n, round(p, 3)) for n, p in pred.ranked if n != category)[:2],
         label=label,
     )
 
 
-def detect_urgency(ticket: Ticket, cfg: TriageConfig, sentiment: str) -> tuple[str, str]:
-    """(urgency, reason) from configured phrases (searched in the subject and every customer message;
-    the first level that matches wins: urgent, then high), repeated contact, sentiment, then low phrases."""
-    text = _normalize(" ".join([ticket.subject, *(m.body for m in ticket.customer_messages())]))
+# ---------------------------------------------------------------------------------------------------
+# Urgency
+
+
+_LEVEL = {u: i for i, u in enumerate(URGENCIES)}  # low < normal < high < urgent
+_DEADLINE = re.compile(
+    r"\b(?:by|before|until|no later than)\s+(?:the\s+)?(?:tomorrow|tonight|today|end of (?:the )?(?:day|week|month)|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekend|\d{1,2}(?:st|nd|rd|th)?\b)"
+    r"|\bdeadline\b|\bwithin (?:the next )?\d+ (?:hours?|days?)\b|\bin time for\b",
+    re.I,
+)
+
+
+def detect_urgency(ticket: Ticket, cfg: TriageConfig, sentiment: str) -> tuple[str, list[str]]:
+    """(urgency, reasons) from every signal, the strongest winning: configured phrases (subject and all
+    customer messages, sentences addressed to Deskhand left out), a deadline, repeated contact (3+
+    customer messages), negative sentiment, and the customer tier field; `low` phrases apply only
+    when nothing raised the level."""
+    texts = [ticket.subject, *(m.body for m in ticket.customer_messages())]
+    text = _normalize(" \n".join(remove_sentences(t, steering_sentences(t)) for t in texts))
+    signals: list[tuple[str, str]] = []
     for level in ("urgent", "high"):
-        hit = next((p for p in getattr(cfg.urgency, level) if _normalize(p) in text), None)
+        hit = next((p for p in getattr(cfg.urgency, level) if re.search(_phrase_regex(p), text)), None)
         if hit:
-            return level, f"{level}: '{hit}'"
+            signals.append((level, f"'{hit}'"))
+    deadline = _DEADLINE.search(text)
+    if deadline:
+        signals.append(("high", f"deadline '{deadline.group(0)}'"))
     if len(ticket.customer_messages()) >= 3:
-        return "high", "high: customer wrote 3+ times"
+        signals.append(("high", "customer wrote 3+ times"))
     if sentiment == "negative":
-        return "high", "high: negative sentiment"
-    hit = next((p for p in cfg.urgency.low if _normalize(p) in text), None)
-    if hit:
-        return "low", f"low: '{hit}'"
-    return "normal", ""
+        signals.append(("high", "negative sentiment"))
+    if cfg.urgency.tier_field:
+        tier = (ticket.fields.get(cfg.urgency.tier_field) or "").strip().lower()
+        if tier in cfg.urgency.tiers:
+            signals.append((cfg.urgency.tiers[tier], f"customer tier '{tier}'"))
+    if not signals:
+        hit = next((p for p in cfg.urgency.low if re.search(_phrase_regex(p), text)), None)
+        return ("low", [f"low: '{hit}'"]) if hit else ("normal", [])
+    level = max((s[0] for s in signals), key=_LEVEL.__getitem__)
+    return level, [f"{level}: " + ", ".join(why for lv, why in signals if lv == level)]
 
 
 def _normalize(text: str) -> str:
@@ -123,56 +321,146 @@ def _normalize(text: str) -> str:
     return text.lower().replace("\u2019", "'").replace("\u2018", "'")
 
 
+# ---------------------------------------------------------------------------------------------------
+# Sentiment
+
+
 _NEGATIVE = re.compile(
-    r"\b(angry|furious|terrible|awful|horrible|unacceptable|ridiculous|worst|disappointed|disappointing|"
-    r"frustrat\w*|useless|scam|fed up|annoyed|upset|outrageous|never again|waste of)\b|!{2,}",
+    r"\b(angry|furious|livid|terrible|awful|horrible|appalling|shocking|pathetic|disgusted|disgraceful|"
+    r"unacceptable|ridiculous|worst|disappointed|disappointing|frustrat\w*|useless|rubbish|incompetent|"
+    r"scam|rip[- ]off|fed up|sick of|had enough|annoyed|upset|outrageous|never again|waste of|nightmare|"
+    r"a joke|not happy|not impressed|not satisfied|unhappy|dissatisfied|hopeless)\b|!{2,}|\?{3,}",
     re.I,
 )
-_POSITIVE = re.compile(r"\b(thanks?|thank you|great|love|awesome|excellent|perfect|appreciate\w*|happy)\b", re.I)
+_POSITIVE = re.compile(
+    r"\b(great|love|loved|lovely|awesome|excellent|perfect|brilliant|fantastic|wonderful|beautiful|amazing|"
+    r"happy|pleased|delighted|well done|impressed|thank you so much|thanks a lot|many thanks)\b",
+    re.I,
+)
+_NEGATED = re.compile(r"\b(not|never|isn't|wasn't|aren't|no longer|hardly)\s+(so\s+|very\s+|at all\s+)?$", re.I)
 
 
 def detect_sentiment(text: str) -> str:
-    neg, pos = len(_NEGATIVE.findall(text)), len(_POSITIVE.findall(text))
+    """negative | neutral | positive from weighted cue phrases. Politeness ("thanks", "please") is
+    neutral; a negated positive ("not happy") counts as negative."""
+    neg = len(_NEGATIVE.findall(text))
+    pos = 0
+    for m in _POSITIVE.finditer(text):
+        if _NEGATED.search(text[max(0, m.start() - 20) : m.start()]):
+            neg += 0 if re.match(r"(happy|impressed)", m.group(0), re.I) else 1  # already in _NEGATIVE
+        else:
+            pos += 1
     if neg > pos:
         return "negative"
-    if pos > neg and pos >= 1:
+    if pos > neg:
         return "positive"
     return "neutral"
 
 
-_STOPWORDS = {
-    "en": "the and is are you my your i to of it for not have with this that was on can please",
-    "es": "el la los las de que y en un una por para mi con no es pero como hola gracias",
-    "fr": "le la les de des et est un une pour pas je mon ma avec vous bonjour merci",
-    "de": "der die das und ist ich nicht ein eine mit mein meine sie zu bitte danke hallo",
-    "pt": "o a os as de que e em um uma para não meu minha com obrigado olá você",
-    "it": "il la di che e un una per non mio mia con sono ciao grazie",
-    "nl": "de het een en is ik niet mijn met van voor dat hallo bedankt",
-}
-_STOP = {lang: set(words.split()) for lang, words in _STOPWORDS.items()}
+# ---------------------------------------------------------------------------------------------------
+# Risk flags and text that tries to steer Deskhand
 
 
-def detect_language(text: str) -> str:
-    """ISO 639-1 code by stopword overlap; 'en' when the text is too short to tell."""
-    words = re.findall(r"[^\W\d_]+", text.lower())
-    if len(words) < 3:
-        return "en"
-    counts = {lang: sum(w in stop for w in words) for lang, stop in _STOP.items()}
-    best = max(counts, key=counts.get)
-    return best if counts[best] > counts["en"] else "en"
+_STEERING = re.compile(
+    r"ignore (?:all |any |your |the |my )?(?:previous |prior |above |earlier )?(?:rules|instructions|guidelines|policy|policies|prompts?)"
+    r"|disregard (?:your|the|all|any|previous|prior) (?:rules|instructions|guidelines|policy|policies)"
+    r"|forget (?:your|all|the|previous) (?:rules|instructions)"
+    r"|you are now\b|system prompt|new instructions|developer mode|jailbreak"
+    r"|act as (?:an?|the) (?:agent|admin|manager|assistant|supervisor)"
+    r"|(?:as an ai|dear (?:ai|bot|assistant|deskhand))"
+    r"|\b(?:mark|flag|set|tag|label|classify|categori[sz]e|route|assign|move|escalate|prioriti[sz]e) (?:this|it|the ticket|my ticket|this ticket|me)\b[^.!?\n]{0,30}?"
+    r"\b(?:as |to )?(?:urgent|high[- ]priority|priority|vip|resolved|closed|solved|billing|refund|escalat\w+|tier|group|team)\b"
+    r"|\b(?:set|change|raise|increase) (?:the |its |my )?(?:priority|urgency|category|tags?|routing|status)\b"
+    r"|\b(?:add|apply|remove) (?:the )?tags?\b|\bpriority\s*[:=]\s*(?:urgent|high)\b"
+    r"|\b(?:approve|issue|process|grant) (?:the |my |a )?(?:full )?refund (?:now|immediately|automatically|without)\b"
+    r"|\bpromis(?:e|ing) (?:me|that|the customer)\b|\b(?:write|draft|send) (?:a|the) (?:reply|response|answer) (?:that|promising|saying|confirming)"
+    r"|\bdo(?: not|n't) (?:mention|pass|forward|escalate|tell|show|involve|send) (?:this|the|it|anyone|a human|your)",
+    re.I,
+)
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+
+
+def steering_sentences(text: str) -> tuple[str, ...]:
+    """The sentences of `text` that address Deskhand or try to set the ticket's routing."""
+    return tuple(s.strip() for s in _SENTENCE.findall(text) if _STEERING.search(s))
+
+
+def remove_sentences(text: str, sentences: tuple[str, ...]) -> str:
+    for s in sentences:
+        text = text.replace(s, " ")
+    return text
 
 
 _RISKS = {
-    "account_security": r"\b(hack(ed|er)?|compromised|someone (else )?(logged|accessed|changed)|unauthori[sz]ed|"
-    r"stolen (account|card|password)|phishing|identity theft)\b",
-    "legal_threat": r"\b(lawyer|attorney|legal action|sue|suing|court|small claims|solicitor)\b",
-    "payment_dispute": r"\b(chargeback|charge back|dispute (the|this|a) (charge|payment)|my bank|reverse the charge)\b",
-    "self_harm": r"\b(kill myself|suicid\w*|end my life|self[- ]harm)\b",
-    "prompt_injection": r"(ignore (all |any |your |the )?(previous |prior )?(rules|instructions|guidelines|policy|policies)|"
-    r"you are now|system prompt|disregard (your|the|all) (rules|instructions)|act as (an?|the) )",
+    "account_security": r"\b(?:hack(?:ed|er|ers)?|compromised|someone (?:else )?(?:has )?(?:logged|accessed|changed|used)|"
+    r"unauthori[sz]ed|stolen (?:account|card|password|identity)|phishing|identity theft|account takeover|"
+    r"(?:orders?|purchases?|payments?) (?:that )?i (?:didn't|did not|never) (?:place|make|made)|"
+    r"(?:didn't|did not|never) (?:place|make) (?:this|that|these|those|an?) (?:order|purchase|payment))",
+    "legal_threat": r"\b(?:lawyers?|attorneys?|legal action|sue|suing|court|small claims|solicitors?|lawsuit|"
+    r"trading standards|ombudsman|consumer protection (?:agency|authority))\b",
+    "payment_dispute": r"\b(?:chargeback|charge back|(?:dispute|disputing|disputed) (?:the|this|a|my)? ?(?:charge|payment|transaction)|"
+    r"my bank (?:to|will|is going to)|reverse the (?:charge|payment)|(?:claim|complaint) with my (?:bank|card issuer)|"
+    r"paypal (?:dispute|claim))\b",
+    "self_harm": r"\b(?:kill(?:ing)? myself|suicid\w*|end (?:my|it all)(?: life)?|self[- ]harm|hurt myself|"
+    r"don't want to (?:live|be alive)|no reason to live)\b",
 }
 _RISK_RES = {name: re.compile(rx, re.I) for name, rx in _RISKS.items()}
 
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
+_PHONE = re.compile(r"(?<![\w/])\+?\d[\d ()-]{7,}\d(?![\w/])")
+_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+_ID_WORDS = re.compile(r"\b(?:passport number|social security|national insurance|date of birth|driver'?s licen[cs]e number)\b", re.I)
 
-def detect_risks(text: str) -> tuple[str, ...]:
-    return tuple(name for name, rx in _RISK_RES.items() if rx.search(text))
+
+def _phone_like(candidate: str) -> bool:
+    """9+ digits written like a phone number (a leading + or two separators); a bare run of digits is
+    more often an order or tracking number."""
+    digits = len(re.sub(r"\D", "", candidate))
+    return digits >= 9 and (candidate.startswith("+") or len(re.findall(r"[ ()-]+", candidate.strip())) >= 2)
+
+
+def _luhn(digits: str) -> bool:
+    total, odd = 0, False
+    for ch in reversed(digits):
+        d = int(ch)
+        if odd:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total, odd = total + d, not odd
+    return total % 10 == 0
+
+
+def personal_data(text: str) -> tuple[str, ...]:
+    """Kinds of personal data in `text` (never the values): email, phone, card_number, iban, id_document."""
+    kinds = []
+    if _EMAIL.search(text):
+        kinds.append("email")
+    cards = [re.sub(r"\D", "", m.group(0)) for m in _CARD.finditer(text)]
+    if any(13 <= len(c) <= 19 and _luhn(c) for c in cards):
+        kinds.append("card_number")
+    if _IBAN.search(text):
+        kinds.append("iban")
+    rest = _IBAN.sub(" ", _CARD.sub(" ", text))  # a card number or IBAN is not also a phone number
+    if any(_phone_like(m.group(0)) for m in _PHONE.finditer(rest)):
+        kinds.append("phone")
+    if _ID_WORDS.search(text):
+        kinds.append("id_document")
+    return tuple(kinds)
+
+
+def detect_risks(text: str, extra_phrases: dict[str, list[str]] | None = None) -> tuple[str, ...]:
+    """Risk flags raised by `text`, in a fixed order: account_security, legal_threat, payment_dispute,
+    self_harm, prompt_injection, personal_data. `extra_phrases` adds ops' phrases per flag."""
+    extra = extra_phrases or {}
+    norm = _normalize(text)
+    flags = []
+    for name in ("account_security", "legal_threat", "payment_dispute", "self_harm", "prompt_injection", "personal_data"):
+        if name == "prompt_injection":
+            hit = bool(steering_sentences(text))
+        elif name == "personal_data":
+            hit = bool(personal_data(text))
+        else:
+            hit = bool(_RISK_RES[name].search(text))
+        if hit or any(re.search(_phrase_regex(p), norm) for p in extra.get(name, [])):
+            flags.append(name)
+    return tuple(flags)

@@ -4,6 +4,7 @@
 |---|---|
 | 202 {"job_id"} | verified, parsed, enqueued |
 | 200 {"status": "ignored"} | a known event Deskhand deliberately ignores (the helpdesk must not retry it) |
+| 200 {"status": "duplicate"} | a retry of a delivery already queued, by the vendor's delivery id (worker/deliveries.py) |
 | 400 | malformed JSON or no ticket id |
 | 401 {"error": "invalid request"} | bad signature or shared secret (the reason goes to the log only) |
 | 413 | body over WEBHOOK_MAX_BODY_BYTES |
@@ -15,7 +16,7 @@ from dataclasses import asdict
 from typing import Callable
 
 import structlog
-from flask import Flask, jsonify, request
+from flask import Flask, abort, jsonify, request
 from kombu.exceptions import OperationalError as BrokerError
 
 from integrations import freshdesk, zendesk
@@ -37,17 +38,30 @@ def make_enqueue(celery_app) -> Enqueue:
     return enqueue
 
 
-def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None) -> Flask:
+def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None, deliveries=None) -> Flask:
+    """The intake app. With the default `enqueue` (Celery) comes the default delivery log (Redis when
+    REDIS_URL is set, else the store; see worker/deliveries.py); a caller injecting `enqueue` passes its
+    own `deliveries` (a `DeliveryLog`) or gets no intake dedupe."""
     s = settings or get_settings()
     if enqueue is None:
         from worker.celery_app import make_celery
+        from worker.deliveries import build_delivery_log
 
         enqueue = make_enqueue(make_celery(s, result_backend=False))
+        if deliveries is None:
+            deliveries = build_delivery_log(redis_url=s.redis_url, database_url=s.db_url, ttl_s=s.webhook_dedupe_ttl_s)
+    if not s.zendesk_webhook_secret and not s.freshdesk_webhook_secret:
+        log.warning("no_webhook_secret", detail="ZENDESK_WEBHOOK_SECRET and FRESHDESK_WEBHOOK_SECRET are unset: every webhook will be rejected with 401")
     app = Flask("deskhand")
     app.config["MAX_CONTENT_LENGTH"] = s.webhook_max_body_bytes
 
     def accept(helpdesk: str, verify: Callable[[bytes], None], parse: Callable[[bytes], TicketEvent | None]):
-        body = request.get_data(cache=False)  # the raw bytes: signatures cover these, never re-serialized JSON
+        # The raw bytes: signatures cover these, never re-serialized JSON.
+        body = request.get_data(cache=False)
+        if request.content_length is None and len(body) >= s.webhook_max_body_bytes:
+            # A chunked body (no Content-Length) is cut at the limit by the stream wrapper, not refused:
+            # one that reached the limit is treated as too large rather than failing its signature.
+            abort(413)
         bound = log.bind(helpdesk=helpdesk, remote=request.remote_addr)
         try:
             verify(body)
@@ -63,9 +77,15 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
             bound.info("webhook_ignored")
             return jsonify(status="ignored"), 200
         bound = bound.bind(ticket_id=event.ticket_id, delivery_id=event.delivery_id)
+        dedupe_id = event.vendor_delivery_id if deliveries is not None else None
+        if dedupe_id and not deliveries.first_delivery(helpdesk, dedupe_id):
+            bound.info("webhook_duplicate")
+            return jsonify(status="duplicate"), 200
         try:
             job_id = enqueue(event)
         except (BrokerError, OSError) as exc:
+            if dedupe_id:
+                deliveries.forget(helpdesk, dedupe_id)  # the vendor's retry of this delivery must get through
             bound.error("broker_unreachable", error=type(exc).__name__)
             return jsonify(error="queue unavailable, retry later"), 503, {"Retry-After": "30"}
         bound.info("webhook_enqueued", job_id=job_id, kind=event.kind)
@@ -96,6 +116,11 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
     @app.get("/healthz")
     def healthz():
         return jsonify(status="ok")
+
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def not_here(exc):
+        return jsonify(error=exc.name.lower()), exc.code
 
     @app.errorhandler(413)
     def too_large(_exc):

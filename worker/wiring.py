@@ -33,6 +33,7 @@ def build_helpdesk(s: Settings) -> Helpdesk:
             api_url=s.freshdesk_api_url,
             timeout_s=s.http_timeout_s,
             bot_agent_id=s.freshdesk_bot_agent_id,
+            ratelimit_reserve=s.freshdesk_ratelimit_reserve,
         )
     from integrations.local import LocalHelpdesk
 
@@ -40,30 +41,50 @@ def build_helpdesk(s: Settings) -> Helpdesk:
 
 
 def build_index(s: Settings):
-    """The Chroma-backed knowledge index (PersistentClient under CHROMA_PATH)."""
+    """The Chroma-backed knowledge index: a Chroma server when CHROMA_HOST is set, else a
+    PersistentClient under CHROMA_PATH."""
     from knowledge.embeddings import get_embedder
-    from knowledge.index import KnowledgeIndex
+    from knowledge.index import KnowledgeIndex, chroma_client
 
-    return KnowledgeIndex(path=s.chroma_dir, collection=s.chroma_collection, embedder=get_embedder(s.embedding_model))
+    location = {"client": chroma_client(host=s.chroma_host, port=s.chroma_port)} if s.chroma_host else {"path": s.chroma_dir}
+    return KnowledgeIndex(
+        **location,
+        collection=s.chroma_collection,
+        embedder=get_embedder(s.embedding_model),
+        mode=s.kb_retrieval,
+        stale_after_days=s.kb_stale_after_days or None,
+    )
 
 
 def build_pipeline(s: Settings, *, helpdesk: Helpdesk | None = None, with_store: bool = True) -> Pipeline:
     """Load config (ConfigError on bad YAML), the embedding model, the index and the store."""
     from knowledge.embeddings import get_embedder
 
+    from worker.reload import ConfigWatcher
+
     config = load_config(s.config_dir)
     embedder = get_embedder(s.embedding_model)
     return Pipeline(
         helpdesk=helpdesk if helpdesk is not None else build_helpdesk(s),
         config=config,
-        taxonomy=Taxonomy.build(config.triage, embedder),
+        taxonomy=Taxonomy.build(config.triage, embedder, cache_dir=s.data_dir / "triage"),
+        config_watcher=ConfigWatcher(config, cache_dir=s.data_dir / "triage"),
         index=build_index(s),
         embedder=embedder,
         store=Store(s.db_url) if with_store else None,
         top_k=s.top_k,
         min_score=s.min_passage_score,
         max_words=s.max_words,
+        match_language=s.kb_match_ticket_language,
+        llm=build_llm(s),
     )
+
+
+def build_llm(s: Settings):
+    """The LLM drafter `DESKHAND_LLM` names (LangChain init_chat_model), or None for the offline drafter only."""
+    from worker.llm import LLMDrafter
+
+    return LLMDrafter.from_settings(s)
 
 
 @lru_cache(maxsize=1)

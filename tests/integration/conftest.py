@@ -151,7 +151,7 @@ def service(request, redis_url, demo_index_dir, tmp_path_factory):
     commands = [
         [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "--queues", "tickets", "--pool", "solo",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "worker.web:create_app()"],
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "worker.wsgi:app"],
     ]
     procs = [
         subprocess.Popen(cmd, env=env, cwd=work, stdout=log.open("wb"), stderr=subprocess.STDOUT)

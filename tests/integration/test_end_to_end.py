@@ -32,10 +32,14 @@ def test_signed_webhook_ends_in_one_private_note_with_routing_tags(service):
     assert tags[0] == "vip"  # existing tags survive
     assert {"deskhand_triaged", "deskhand_shipping", "deskhand_draft_ready"} <= set(tags)
 
-    # the same delivery again (Zendesk retries), then the update caused by Deskhand's own note
+    # the same delivery again (Zendesk retries it with the same invocation id; Freshdesk sends no id),
+    # then the update caused by Deskhand's own note
     dup = service.send(5001, actor_id="70001", invocation_id="inv-5001-a")
     loop = service.send(5001, actor_id="deskhand", invocation_id="inv-5001-b")
-    assert service.outcome(dup.json()["job_id"])["status"] == "skipped"
+    if service.vendor == "zendesk":  # dropped at intake by the delivery id kept in Redis
+        assert (dup.status_code, dup.json()) == (200, {"status": "duplicate"})
+    else:
+        assert service.outcome(dup.json()["job_id"])["status"] == "skipped"
     assert service.outcome(loop.json()["job_id"])["reason"] == "already answered by Deskhand"
     assert len(service.notes(5001)) == 1
 
@@ -72,3 +76,19 @@ def test_follow_up_customer_message_gets_its_own_note(service):
         service.fake.add_freshdesk_reply(5004, 75004, "Thanks. And how long until I get my money back?")
     assert service.outcome(service.send(5004, invocation_id="inv-5004-b").json()["job_id"])["status"] == "posted"
     assert len(service.notes(5004)) == 2
+
+
+def test_injected_5xx_and_409_are_retried_and_post_exactly_one_note(service):
+    service.add_ticket(5005, "Express", "How long does express shipping take?", tags=["web"])
+    ticket_read = r"/tickets/5005(\.json)?$"
+    service.fake.fail_next("GET", ticket_read, 503)  # the job's first read: Celery retries with backoff
+    # the write that carries the tags (Zendesk: the one combined update; Freshdesk: the tag update) collides
+    # twice: the adapter retries once at once, then Celery retries the job
+    write = r"/tickets/5005\.json$" if service.vendor == "zendesk" else r"/tickets/5005$"
+    service.fake.fail_next("PUT", write, 409, times=2)
+    outcome = service.outcome(service.send(5005, invocation_id="inv-5005").json()["job_id"])
+    assert outcome["status"] == "posted"
+    assert len(service.notes(5005)) == 1
+    assert service.fake.tags(service.vendor, 5005)[0] == "web"
+    puts = [r for r in service.fake.requests if r[0] == "PUT" and re.search(write, r[1])]
+    assert len(puts) == 3  # two conflicts, then the write that landed

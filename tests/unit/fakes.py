@@ -34,7 +34,7 @@ class ListIndex:
         self.passages = passages
         self.embedder = embedder
 
-    def search(self, query=None, *, query_embedding=None, top_k=4, min_score=0.0, max_per_article=2):
+    def search(self, query=None, *, query_embedding=None, top_k=4, min_score=0.0, max_per_article=2, locale=None, mode=None):
         vecs = self.embedder.embed([p.text for p in self.passages])
         sims = vecs @ query_embedding
         ranked = sorted(zip(sims.tolist(), self.passages), key=lambda t: t[0], reverse=True)

@@ -42,6 +42,7 @@ def test_short_article_is_one_chunk_with_every_field() -> None:
             locale="en-gb",
             updated_at="2025-03-04T08:30:00Z",
             heading="",
+            article_section="Billing",
         )
     ]
 

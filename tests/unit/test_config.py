@@ -87,3 +87,54 @@ def test_empty_examples_rejected(tmp_path):
     bad = TRIAGE.replace('examples: ["I want my money back"]', "examples: []")
     with pytest.raises(ConfigError, match=r"triage.yaml:10: categories.refunds.examples"):
         load_config(write(tmp_path, triage=bad))
+
+
+def test_shipped_config_limits_roles_on_risk_flags():
+    cfg = load_config(ROOT / "config")
+    assert cfg.triage.risks["account_security"].role == "escalate_only"
+    assert set(cfg.routing.risks) <= set(cfg.triage.risks) | {"personal_data"}
+
+
+def test_unknown_risk_flag_lists_the_valid_ones(tmp_path):
+    bad = TRIAGE + "risks:\n  account_security: {role: escalate_only}\n  alien_invasion: {role: escalate_only}\n"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, triage=bad))
+    msg = str(err.value)
+    assert "triage.yaml:13: risks.alien_invasion: unknown risk flag" in msg
+    assert "account_security, legal_threat, payment_dispute, self_harm, prompt_injection, personal_data" in msg
+
+
+def test_risk_role_must_be_a_role(tmp_path):
+    bad = TRIAGE + "risks:\n  legal_threat: {role: ignore}\n"
+    with pytest.raises(ConfigError, match=r"triage.yaml:12: risks.legal_threat.role: .*valid: draft, constrained_draft"):
+        load_config(write(tmp_path, triage=bad))
+
+
+def test_unknown_risk_flag_in_routing(tmp_path):
+    bad = ROUTING + "risks:\n  self_harm: {tags: [risk_self_harm]}\n  typo_flag: {tags: [x]}\n"
+    with pytest.raises(ConfigError, match=r"routing.yaml:6: risks.typo_flag: unknown risk flag"):
+        load_config(write(tmp_path, routing=bad))
+
+
+def test_bad_rule_pattern_names_its_line(tmp_path):
+    bad = TRIAGE.replace('    role: summary_only\n', "    role: summary_only\n    patterns: ['refund(']\n")
+    with pytest.raises(ConfigError, match=r"triage.yaml:10: categories.refunds.patterns: .*not a valid regular expression"):
+        load_config(write(tmp_path, triage=bad))
+
+
+def test_tier_urgency_lists_valid_levels(tmp_path):
+    bad = TRIAGE + "urgency:\n  tier_field: plan\n  tiers: {gold: extreme}\n"
+    with pytest.raises(ConfigError, match=r"triage.yaml:13: urgency.tiers.gold: .*'low', 'normal', 'high' or 'urgent'"):
+        load_config(write(tmp_path, triage=bad))
+
+
+def test_unknown_language_code(tmp_path):
+    bad = TRIAGE + "language:\n  detect: [en, klingon]\n"
+    with pytest.raises(ConfigError, match=r"triage.yaml:12: language.detect: .*unknown language code \['klingon'\]"):
+        load_config(write(tmp_path, triage=bad))
+
+
+def test_unknown_key_in_a_risk_entry(tmp_path):
+    bad = TRIAGE + "risks:\n  self_harm:\n    role: escalate_only\n    colour: red\n"
+    with pytest.raises(ConfigError, match=r"triage.yaml:14: risks.self_harm.colour: unknown key"):
+        load_config(write(tmp_path, triage=bad))

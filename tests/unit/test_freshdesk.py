@@ -30,6 +30,7 @@ from integrations.freshdesk import (
     merge_tags,
     note_request,
     parse_event,
+    strip_quoted_reply,
     ticket_from_api,
     verify_shared_secret,
 )
@@ -406,3 +407,118 @@ def test_non_json_body_is_an_error(fd, rsps):
     rsps.get(f"{API}/tickets/7312", body="<html>login</html>", content_type="text/html")
     with pytest.raises(PermanentHelpdeskError, match="not JSON"):
         fd.fetch_ticket(7312)
+
+
+# --- note with routing, rate-limit reserve, quoted replies, broken bodies ------------------------
+
+
+def test_post_note_with_tags_and_group_reads_fresh_then_updates_then_posts(fd, rsps):
+    rsps.get(f"{API}/tickets/7312", json=load("ticket_view.json"))
+    rsps.put(f"{API}/tickets/7312", json=load("ticket_view.json"))
+    rsps.post(f"{API}/tickets/7312/notes", status=201, json=load("create_note_response.json"))
+    assert fd.post_note(7312, "<p>Draft</p>", tags=["deskhand_data", "web"], group_id="43000011") == "43000555010"
+    assert [c.request.method for c in rsps.calls] == ["GET", "PUT", "POST"]  # routing before the note
+    assert json.loads(rsps.calls[1].request.body) == {"tags": ["export", "web", "deskhand_data"], "group_id": 43000011}
+    assert json.loads(rsps.calls[2].request.body) == {"body": "<p>Draft</p>", "private": True}
+
+
+def test_post_note_skips_routing_calls_when_the_fetch_already_had_everything(fd, rsps):
+    add_ticket_responses(rsps)
+    fd.fetch_ticket(7312)
+    rsps.post(f"{API}/tickets/7312/notes", status=201, json=load("create_note_response.json"))
+    rsps.calls.reset()
+    fd.post_note(7312, "<p>Follow-up</p>", tags=["export"])
+    assert [c.request.method for c in rsps.calls] == ["POST"]  # nothing to add: no read, no update
+
+
+def test_post_note_routing_failure_posts_no_note(fd, rsps):
+    rsps.get(f"{API}/tickets/7312", json=load("ticket_view.json"))
+    rsps.put(f"{API}/tickets/7312", status=503, headers={"Retry-After": "20"})
+    with pytest.raises(TransientHelpdeskError) as caught:
+        fd.post_note(7312, "<p>Draft</p>", tags=["deskhand_data"])
+    assert caught.value.retry_after_s == 20.0
+    assert [c.request.method for c in rsps.calls] == ["GET", "PUT"]
+
+
+def test_post_note_rejects_non_numeric_group_before_any_call(fd, rsps):
+    with pytest.raises(PermanentHelpdeskError):
+        fd.post_note(7312, "<p>x</p>", group_id="Billing")
+    assert len(rsps.calls) == 0
+
+
+def test_error_fixtures_map_to_the_error_tree(fd, rsps):
+    rsps.get(f"{API}/tickets/1", status=429, headers={"Retry-After": "41"}, json=load("error_429.json"))
+    rsps.get(f"{API}/tickets/2", status=404, json=load("error_404.json"))
+    rsps.put(f"{API}/tickets/3", status=400, json=load("error_400_validation.json"))
+    with pytest.raises(TransientHelpdeskError) as rate_limited:
+        fd.fetch_ticket(1)
+    assert rate_limited.value.retry_after_s == 41.0
+    with pytest.raises(TicketNotFound):
+        fd.fetch_ticket(2)
+    with pytest.raises(PermanentHelpdeskError) as invalid:
+        fd.set_group(3, "9")
+    assert invalid.value.status == 400
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_ratelimit_reserve_defers_the_next_job_without_calling_freshdesk(rsps):
+    clock = Clock()
+    fd = FreshdeskHelpdesk(domain="acme", api_key="k", ratelimit_reserve=10, clock=clock)
+    rsps.get(f"{API}/tickets/7312", json=load("ticket_view.json"), headers=ratelimit(12))
+    rsps.get(CONVERSATIONS, json=[], headers=ratelimit(9))
+    fd.fetch_ticket(7312)  # ends with 9 calls left: at the reserve
+    clock.now += 15
+    with pytest.raises(TransientHelpdeskError) as caught:
+        fd.fetch_ticket(7312)
+    assert caught.value.retry_after_s == pytest.approx(45.0) and len(rsps.calls) == 2  # no call spent
+    clock.now += 46  # the per-minute window has passed: the old figure no longer says anything
+    fd.fetch_ticket(7312)
+    assert len(rsps.calls) == 4
+
+
+def test_ratelimit_reserve_zero_never_defers(rsps):
+    fd = FreshdeskHelpdesk(domain="acme", api_key="k", ratelimit_reserve=0)
+    rsps.get(f"{API}/tickets/7312", json=load("ticket_view.json"), headers=ratelimit(0))
+    rsps.get(CONVERSATIONS, json=[], headers=ratelimit(0))
+    fd.fetch_ticket(7312)
+    fd.fetch_ticket(7312)
+
+
+def test_email_reply_quoting_the_thread_keeps_only_the_new_text():
+    conversation = load("conversation_email_reply.json")
+    ticket = ticket_from_api(load("ticket_view.json"), [conversation])
+    reply = ticket.messages[-1]
+    assert reply.body == "Thanks, the Team plan export limit explains it. Can I pay for a one-off full export?"
+    assert reply.html == conversation["body"]  # the HTML is kept as Freshdesk sent it
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Yes please.\n\n----- Original message -----\nFrom: Support\nOld text", "Yes please."),
+    ("Yes please.\nOn Thu, 27 Nov 2026 at 16:20, Support <s@x.test> wrote:\n> Old text", "Yes please."),
+    ("Yes please.\n> quoted line\nStill mine.", "Yes please.\nStill mine."),
+    ("> only a quote", "> only a quote"),  # nothing would remain: keep the message as it is
+    ("Plain message without quotes.", "Plain message without quotes."),
+])
+def test_strip_quoted_reply_on_plain_text(text, expected):
+    assert strip_quoted_reply("", text) == expected
+
+
+def test_broken_json_body_recovers_the_ticket_id_only():
+    body = raw("webhook_body_broken_json.json")
+    with pytest.raises(ValueError):
+        json.loads(body)
+    with capture_logs() as logs:
+        event = parse_event({}, body)
+    assert (event.ticket_id, event.kind, event.vendor_delivery_id) == (7312, "ticket_updated", None)
+    assert logs[0]["event"] == "freshdesk.lenient_parse"
+
+
+def test_freshdesk_events_never_carry_a_vendor_delivery_id():
+    assert parse_event({}, raw("webhook_body.json")).vendor_delivery_id is None

@@ -112,3 +112,12 @@ def test_set_group(helpdesk):
 def test_unknown_ticket_raises_ticket_not_found(helpdesk):
     with pytest.raises(TicketNotFound):
         helpdesk.fetch_ticket(TICKET_ID + 1)
+
+
+def test_post_note_with_routing_adds_tags_sets_group_and_stays_private(helpdesk):
+    note_id = helpdesk.post_note(TICKET_ID, NOTE, tags=["deskhand_shipping", "vip"], group_id="360001")
+    ticket = helpdesk.fetch_ticket(TICKET_ID)
+    assert list(ticket.tags) == ["vip", "deskhand_shipping"]  # added after the existing tag, never replacing it
+    assert ticket.group_id == "360001"
+    note = ticket.messages[-1]
+    assert (note.id, note.author_role, note.public) == (note_id, "agent", False)

@@ -29,7 +29,9 @@ def test_markdown_front_matter_sets_every_field(tmp_path: Path) -> None:
         "section: Billing\n"
         "locale: en-gb\n"
         "updated_at: 2025-03-04T10:30:00+02:00\n"
-        "labels: [ignored]\n"
+        "labels: [billing, refunds]\n"
+        "outdated: true\n"
+        "owner: ignored\n"
         "---\n"
         "# Refund policy\n"
         "\n"
@@ -48,6 +50,8 @@ def test_markdown_front_matter_sets_every_field(tmp_path: Path) -> None:
             section="Billing",
             locale="en-gb",
             updated_at="2025-03-04T08:30:00Z",
+            outdated=True,
+            labels=("billing", "refunds"),
         )
     ]
 

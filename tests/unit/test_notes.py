@@ -38,7 +38,7 @@ def test_no_draft_note_says_why_and_tags_no_source():
     note = render_note(ticket(message(1, "x")), "m1", tri(), d, ROUTING, "0.1.0")
     assert "<strong>No draft:</strong> No approved help-center source" in note.html
     assert "Draft reply" not in note.html
-    assert "dh_no_source" in note.tags
+    assert "dh_no_source" in note.tags and "dh_constrained" not in note.tags
 
 
 def test_unknown_routes_to_human_triage():

@@ -41,7 +41,12 @@ class FakeHelpdesk:
         self._maybe_fail("fetch")
         return self.ticket
 
-    def post_note(self, ticket_id, html):
+    def post_note(self, ticket_id, html, tags=(), group_id=None):
+        # a real adapter writes tags and group no later than the note; record them in that order
+        if tags:
+            self.add_tags(ticket_id, tags)
+        if group_id:
+            self.set_group(ticket_id, group_id)
         self.calls.append(("note", ticket_id))
         self._maybe_fail("note")
         n = len(self.ticket.messages) + 1

@@ -98,3 +98,28 @@ def test_freshdesk_shared_secret(client, queued):
 
 def test_healthz(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_chunked_body_over_limit_is_413_not_a_signature_failure(client, queued):
+    import io
+
+    body = json.dumps({"ticket_id": "1", "pad": "x" * 4096}).encode()
+    resp = client.post(
+        "/webhooks/zendesk",
+        input_stream=io.BytesIO(body),
+        headers={**signed(body), "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},  # what gunicorn and werkzeug set for chunked requests
+    )
+    assert resp.status_code == 413 and queued == []
+
+
+def test_unknown_routes_and_methods_answer_json(client):
+    assert client.get("/webhooks/zendesk").get_json() == {"error": "method not allowed"}
+    assert client.get("/nope").status_code == 404 and client.get("/nope").get_json() == {"error": "not found"}
+
+
+def test_deeply_nested_json_is_400(queued):
+    client = create_app(settings(webhook_max_body_bytes=100_000), enqueue=lambda e: queued.append(e) or "x").test_client()
+    body = b"[" * 20000 + b"]" * 20000
+    assert client.post("/webhooks/zendesk", data=body, headers=signed(body)).status_code == 400
+    assert queued == []

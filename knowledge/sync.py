@@ -1,0 +1,112 @@
+"""Keep the index a faithful copy of each approved source: folder, Zendesk Help Center, Freshdesk Solutions.
+
+Each function returns the `SyncStats` of the whole run. State needed to continue (the Zendesk
+cursor) is stored in the index itself after every applied page, so a sync that stops half-way
+(crash, rate limit, deploy) continues from there on its next run.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from knowledge import freshdesk_solutions, zendesk_hc
+from knowledge.approval import Allowlist
+from knowledge.freshdesk_solutions import FreshdeskSolutions
+from knowledge.index import KnowledgeIndex, Progress, SyncStats
+from knowledge.models import Article
+from knowledge.sources import load_path
+from knowledge.zendesk_hc import ZendeskHelpCenter
+
+log = logging.getLogger(__name__)
+
+FOLDER_SOURCE = "folder"
+
+
+def sync_folder(index: KnowledgeIndex, path: Path, allow: Allowlist = Allowlist(), *, progress: Progress | None = None) -> SyncStats:
+    """Index the articles under `path` (see `knowledge.sources.load_path`) that pass `allow`: the
+    full approved folder set, so articles removed from the folder (or the allowlist) disappear.
+
+    Raises FileNotFoundError / ValueError from the loader.
+    """
+    articles = [a for a in load_path(path) if allow.allows(sections=(a.section,), labels=a.labels, locale=a.locale)]
+    return index.sync(articles, source=FOLDER_SOURCE, progress=progress)
+
+
+def sync_zendesk(
+    index: KnowledgeIndex,
+    client: ZendeskHelpCenter,
+    allow: Allowlist = Allowlist(),
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+) -> SyncStats:
+    """Apply the Help Center's changes since the stored cursor, then drop archived articles.
+
+    `full` starts the export from 0 (every article) instead of the stored cursor. Each export page
+    is applied (approved articles written, drafts/restricted/unapproved ones removed) and then the
+    cursor is stored. Last, articles that no longer exist upstream are removed (the export never
+    reports archived articles). Raises the loader's Transient/PermanentHelpdeskError.
+    """
+    started = time.perf_counter()
+    state = index.get_state(zendesk_hc.SOURCE)
+    start_time = 0 if full else int(state.get("start_time", 0) or 0)
+    sections = client.sections()
+    total = SyncStats()
+    written = 0  # chunks written by earlier pages: progress counts over the whole run
+
+    def page_progress(done: int, page_total: int) -> None:
+        if progress:
+            progress(written + done, written + page_total)
+
+    for page in client.export_pages(start_time):
+        changed: dict[str, Article] = {}
+        removed: set[str] = set()
+        for record in page.records:  # an article changed twice sits once per change; the last wins
+            article, reason = zendesk_hc.zendesk_article(record, sections=sections, allow=allow)
+            key = zendesk_hc.article_key(record["id"])
+            changed.pop(key, None)
+            removed.discard(key)
+            if article is None:
+                removed.add(key)
+                log.debug("zendesk article %s not approved: %s", record["id"], reason)
+            else:
+                changed[key] = article
+        applied = index.apply(changed.values(), removed, source=zendesk_hc.SOURCE, progress=page_progress)
+        written += applied.chunks_written
+        total = total + applied
+        if page.cursor > start_time:
+            index.set_state(zendesk_hc.SOURCE, {"start_time": page.cursor})
+            start_time = page.cursor
+    total = total + index.prune(client.article_ids(), source=zendesk_hc.SOURCE)
+    return _timed(total, started)
+
+
+def sync_freshdesk(
+    index: KnowledgeIndex,
+    client: FreshdeskSolutions,
+    allow: Allowlist = Allowlist(),
+    *,
+    progress: Progress | None = None,
+) -> SyncStats:
+    """Walk every category, folder and subfolder and make the index hold exactly the approved articles.
+
+    Freshdesk has no incremental export: unchanged articles (same `updated_at` and text) are
+    recognised by their fingerprint and embed nothing; drafts, articles in restricted folders and
+    deleted ones are removed. Raises the loader's Transient/PermanentHelpdeskError; nothing is
+    deleted unless the whole walk succeeded.
+    """
+    started = time.perf_counter()
+    approved: dict[str, Article] = {}
+    for key, article, reason in client.walk(allow):
+        if article is not None:
+            approved[key] = article
+        else:
+            log.debug("freshdesk article %s not approved: %s", key, reason)
+    stats = index.sync(approved.values(), source=freshdesk_solutions.SOURCE, progress=progress)
+    return _timed(stats, started)
+
+
+def _timed(stats: SyncStats, started: float) -> SyncStats:
+    fields = {**stats.__dict__, "seconds": time.perf_counter() - started}
+    return SyncStats(**fields)

@@ -1,0 +1,96 @@
+"""`deskhand kb …` commands and the knowledge Celery task, on a real on-disk Chroma with a stand-in embedder."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import responses
+from click.testing import CliRunner
+
+from knowledge.index import KnowledgeIndex
+from tests.kbfakes import HashEmbedder
+from worker import cli
+from worker.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+ZD = ROOT / "tests" / "fixtures" / "zendesk_hc"
+ZD_BASE = "https://larkspur.zendesk.com"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch) -> Settings:
+    s = Settings(data_dir=tmp_path, config_dir=ROOT / "config", zendesk_api_url=ZD_BASE, embedding_model="unused")
+    embedder = HashEmbedder()
+
+    def build_index(_settings: Settings) -> KnowledgeIndex:
+        return KnowledgeIndex(path=tmp_path / "chroma", embedder=embedder)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("worker.wiring.build_index", build_index)
+    monkeypatch.setattr(cli, "get_settings", lambda: s)
+    return s
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli.main, ["kb", *args], catch_exceptions=False)
+
+
+def test_sync_a_folder_then_resync_embeds_nothing(settings) -> None:
+    first = run("sync", str(ROOT / "demo" / "help_center"))
+    again = run("sync", "--source", str(ROOT / "demo" / "help_center"))
+
+    assert first.exit_code == 0 and again.exit_code == 0
+    assert "34 added, 0 updated, 0 deleted, 0 unchanged" in first.output
+    assert "0 added, 0 updated, 0 deleted, 34 unchanged; 0 chunks embedded" in again.output
+
+
+def test_sync_needs_exactly_one_source(settings) -> None:
+    result = CliRunner().invoke(cli.main, ["kb", "sync"])
+    assert result.exit_code == 2 and "either PATH or --source" in result.output
+
+
+@responses.activate
+def test_sync_zendesk_and_see_it_in_stats_and_stale(settings) -> None:
+    responses.get(f"{ZD_BASE}/api/v2/help_center/sections.json", json=json.loads((ZD / "sections_page_2.json").read_text()))
+    for name in ("export_page_1.json", "export_page_2.json", "export_page_3_no_progress.json"):
+        responses.get(f"{ZD_BASE}/api/v2/help_center/incremental/articles.json", json=json.loads((ZD / name).read_text()))
+    responses.get(f"{ZD_BASE}/api/v2/help_center/articles.json", json=json.loads((ZD / "articles_list.json").read_text()))
+
+    synced = run("sync", "--source", "zendesk")
+    stats = run("stats")
+    stale = run("stale")
+
+    assert "zendesk: 2 added" in synced.output
+    assert "2 articles" in stats.output and "zendesk: 2 articles" in stats.output and "zendesk cursor: 2025-11-05" in stats.output
+    assert "Account & login [zendesk]" in stale.output
+    assert "Passwort zurücksetzen  [zendesk:4420000001004]  outdated upstream" in stale.output
+
+
+@responses.activate
+def test_vendor_error_is_a_clean_message(settings) -> None:
+    responses.get(f"{ZD_BASE}/api/v2/help_center/sections.json", json={"error": "Couldn't authenticate you"}, status=401)
+    result = CliRunner().invoke(cli.main, ["kb", "sync", "--source", "zendesk"])
+    assert result.exit_code == 1 and "answered 401" in result.output
+
+
+def test_search_prints_cosine_and_flags_stale(settings) -> None:
+    run("sync", str(ROOT / "demo" / "help_center"))
+
+    result = run("search", "battery of the Hearth thermostat", "--top-k", "2", "--mode", "bm25")
+
+    assert result.exit_code == 0
+    assert "[hc-603] [stale]" in result.output  # demo/help_center/hearth-battery.md was last updated in 2024
+
+
+def test_celery_task_runs_the_same_sync(settings, monkeypatch, tmp_path) -> None:
+    from worker import kb, tasks
+
+    index = KnowledgeIndex(path=tmp_path / "task-chroma", embedder=HashEmbedder())  # type: ignore[arg-type]
+    monkeypatch.setattr(kb, "worker_index", lambda: index)
+    monkeypatch.setattr(tasks, "get_settings", lambda: settings)
+
+    result = tasks.sync_knowledge.apply(args=(str(ROOT / "demo" / "help_center"),)).get()
+
+    assert (result["added"], index.articles()) == (34, 34)

@@ -1,0 +1,270 @@
+"""Incremental sync of every source into a real on-disk Chroma: what is embedded, replaced, removed, and
+where the cursor goes. A hashing embedder stands in for the model (these tests are about bookkeeping;
+tests/integration/test_knowledge_index.py covers meaning with the real model)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import responses
+
+from knowledge.approval import Allowlist, allowlist_from_mapping
+from knowledge.freshdesk_solutions import FreshdeskSolutions
+from knowledge.index import KnowledgeIndex
+from knowledge.models import Article
+from knowledge.sync import sync_folder, sync_freshdesk, sync_zendesk
+from knowledge.zendesk_hc import ZendeskHelpCenter
+from tests.kbfakes import HashEmbedder
+from tests.unit.test_freshdesk_solutions import register_knowledge_base
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+ZD = ROOT / "tests" / "fixtures" / "zendesk_hc"
+FD = ROOT / "tests" / "fixtures" / "freshdesk_solutions"
+ZD_BASE = "https://larkspur.zendesk.com"
+EXPORT = f"{ZD_BASE}/api/v2/help_center/incremental/articles.json"
+NOW = datetime(2026, 11, 29, tzinfo=timezone.utc)
+
+
+def zd(name: str):
+    return json.loads((ZD / name).read_text(encoding="utf-8"))
+
+
+def fd(name: str):
+    return json.loads((FD / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture
+def index(tmp_path: Path, embedder: HashEmbedder) -> KnowledgeIndex:
+    return KnowledgeIndex(path=tmp_path / "chroma", embedder=embedder, clock=lambda: NOW)  # type: ignore[arg-type]
+
+
+def register_zendesk(pages: list[str], article_list: dict | None = None) -> None:
+    responses.get(f"{ZD_BASE}/api/v2/help_center/sections.json", json=zd("sections.json"))
+    responses.get(f"{ZD_BASE}/api/v2/help_center/sections.json", json=zd("sections_page_2.json"))
+    for name in pages:
+        responses.get(EXPORT, json=zd(name))
+    responses.get(f"{ZD_BASE}/api/v2/help_center/articles.json", json=article_list or zd("articles_list.json"))
+
+
+def export_starts() -> list[str]:
+    return [parse_qs(urlparse(c.request.url).query)["start_time"][0] for c in responses.calls if c.request.url.startswith(EXPORT)]
+
+
+# --- Zendesk Help Center ----------------------------------------------------------------------
+
+
+@responses.activate
+def test_zendesk_first_sync_indexes_published_public_articles_and_stores_the_cursor(index: KnowledgeIndex) -> None:
+    register_zendesk(["export_page_1.json", "export_page_2.json", "export_page_3_no_progress.json"])
+
+    stats = sync_zendesk(index, ZendeskHelpCenter(api_url=ZD_BASE), Allowlist())
+
+    assert export_starts() == ["0", "1762254000", "1762326000"]  # stopped when the cursor stopped moving
+    assert {a.id for a in index.article_infos()} == {"zendesk:4420000001001", "zendesk:4420000001004"}
+    assert (stats.added, stats.deleted) == (2, 0)
+    assert index.get_state("zendesk") == {"start_time": 1762326000}
+    german = next(a for a in index.article_infos() if a.id == "zendesk:4420000001004")
+    assert (german.locale, german.outdated, german.section) == ("de", True, "Account & login")
+
+
+@responses.activate
+def test_zendesk_next_sync_continues_from_the_cursor_and_drops_archived_articles(index: KnowledgeIndex, embedder) -> None:
+    register_zendesk(["export_page_1.json", "export_page_2.json", "export_page_3_no_progress.json"])
+    sync_zendesk(index, ZendeskHelpCenter(api_url=ZD_BASE), Allowlist())
+    responses.reset()
+    embedder.texts.clear()
+    archived = zd("articles_list.json")
+    archived["articles"] = [a for a in archived["articles"] if a["id"] != 4420000001001]
+    register_zendesk(["export_empty.json"], article_list=archived)
+
+    stats = sync_zendesk(index, ZendeskHelpCenter(api_url=ZD_BASE), Allowlist())
+
+    assert export_starts() == ["1762326000"]
+    assert index.get_state("zendesk") == {"start_time": 1762326000}  # the empty page's end_time 1 is ignored
+    assert (stats.deleted, stats.chunks_embedded) == (1, 0)
+    assert embedder.texts == []
+    assert {a.id for a in index.article_infos()} == {"zendesk:4420000001004"}
+
+
+@responses.activate
+def test_zendesk_article_that_becomes_a_draft_or_restricted_disappears(index: KnowledgeIndex) -> None:
+    register_zendesk(["export_page_1.json", "export_page_2.json", "export_page_3_no_progress.json"])
+    sync_zendesk(index, ZendeskHelpCenter(api_url=ZD_BASE), Allowlist())
+    responses.reset()
+    page = zd("export_page_2.json")
+    unpublished = {**zd("export_page_1.json")["articles"][0], "draft": True, "updated_at": "2025-11-06T10:00:00Z"}
+    restricted = {**page["articles"][0], "user_segment_id": 4450000000003}
+    page.update(articles=[unpublished, restricted], next_page=None, end_time=1762423200)
+    responses.get(EXPORT, json=page)
+    register_zendesk([])
+
+    stats = sync_zendesk(index, ZendeskHelpCenter(api_url=ZD_BASE), Allowlist())
+
+    assert stats.deleted == 2 and index.count() == 0
+    assert index.get_state("zendesk") == {"start_time": 1762423200}
+
+
+@responses.activate
+def test_zendesk_full_sync_starts_from_zero_and_allowlist_applies(index: KnowledgeIndex) -> None:
+    index.set_state("zendesk", {"start_time": 1762326000})
+    register_zendesk(["export_page_1.json", "export_page_2.json", "export_page_3_no_progress.json"])
+
+    sync_zendesk(index, ZendeskHelpCenter(api_url=ZD_BASE), allowlist_from_mapping({"locales": ["en"]}), full=True)
+
+    assert export_starts()[0] == "0"
+    assert {a.id for a in index.article_infos()} == {"zendesk:4420000001001"}
+
+
+# --- Freshdesk Solutions ----------------------------------------------------------------------
+
+
+@responses.activate
+def test_freshdesk_sync_indexes_published_articles_of_public_folders(index: KnowledgeIndex) -> None:
+    register_knowledge_base()
+
+    stats = sync_freshdesk(index, FreshdeskSolutions(api_url=FD_BASE_URL), Allowlist())
+
+    assert {a.id for a in index.article_infos()} == {"freshdesk:5000040001", "freshdesk:5000040003", "freshdesk:5000040004"}
+    assert (stats.added, stats.deleted) == (3, 0)
+
+
+@responses.activate
+def test_freshdesk_resync_compares_updated_at_and_embeds_only_what_changed(index: KnowledgeIndex, embedder) -> None:
+    register_knowledge_base()
+    sync_freshdesk(index, FreshdeskSolutions(api_url=FD_BASE_URL), Allowlist())
+    responses.reset()
+    register_knowledge_base()
+    assert sync_freshdesk(index, FreshdeskSolutions(api_url=FD_BASE_URL), Allowlist()).chunks_embedded == 0
+
+    responses.reset()
+    register_knowledge_base()
+    edited = fd("articles_5000023003.json")
+    edited[0].update(updated_at="2025-12-01T08:00:00Z", description="<p>Return any item within 60 days of delivery.</p>")
+    responses.replace(responses.GET, f"{FD_BASE_URL}/api/v2/solutions/folders/5000023003/articles", json=edited)
+    page_2 = f"{FD_BASE_URL}/api/v2/solutions/folders/5000023001/articles?per_page=100&page=2"
+    responses.replace(
+        responses.GET, page_2, json=[], match=[responses.matchers.query_param_matcher({"per_page": "100", "page": "2"})]
+    )
+    embedder.texts.clear()
+
+    stats = sync_freshdesk(index, FreshdeskSolutions(api_url=FD_BASE_URL), Allowlist())
+
+    assert (stats.updated, stats.deleted, stats.unchanged) == (1, 1, 1)  # edited · deleted upstream · untouched
+    assert stats.chunks_embedded == 1
+    assert any("60 days" in text for text in embedder.texts)
+    assert "freshdesk:5000040003" not in {a.id for a in index.article_infos()}
+
+
+FD_BASE_URL = "https://larkspur.freshdesk.com"
+
+
+# --- sources share one index ------------------------------------------------------------------
+
+
+def test_each_source_owns_its_articles(index: KnowledgeIndex, tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "returns.md").write_text("---\nid: returns\nsection: Orders\n---\n# Returns\nReturn within 30 days.\n")
+    index.apply([Article(id="zendesk:1", title="Z", body="From Zendesk.", source="zendesk")], source="zendesk")
+
+    sync_folder(index, folder)
+    assert {a.id for a in index.article_infos()} == {"returns", "zendesk:1"}
+
+    (folder / "returns.md").unlink()
+    stats = sync_folder(index, folder)  # the folder is the full folder set: zendesk's article stays
+    assert stats.deleted == 1
+    assert {a.id for a in index.article_infos()} == {"zendesk:1"}
+
+
+def test_folder_allowlist_filters_sections(index: KnowledgeIndex, tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "a.md").write_text("---\nsection: Billing\n---\n# Pay\nPay by card.\n")
+    (folder / "b.md").write_text("---\nsection: Internal\n---\n# Secret\nDo not share.\n")
+
+    sync_folder(index, folder, allowlist_from_mapping({"sections": ["billing"]}))
+
+    assert [a.id for a in index.article_infos()] == ["a"]
+
+
+def test_apply_writes_changes_and_removes_ids_without_touching_others(index: KnowledgeIndex, embedder) -> None:
+    one = Article(id="zendesk:1", title="One", body="First article.", source="zendesk")
+    two = Article(id="zendesk:2", title="Two", body="Second article.", source="zendesk")
+    index.apply([one, two], source="zendesk")
+    embedder.texts.clear()
+
+    stats = index.apply([dataclasses.replace(one, body="First article, edited.")], ["zendesk:2", "zendesk:404"], source="zendesk")
+
+    assert (stats.added, stats.updated, stats.deleted) == (0, 1, 1)
+    assert embedder.texts == ["One", "One\nFirst article, edited."]  # the title vector, then the changed chunk
+    assert [a.id for a in index.article_infos()] == ["zendesk:1"]
+
+
+def test_stale_articles_list_outdated_and_old_ones(index: KnowledgeIndex) -> None:
+    index.sync(
+        [
+            Article(id="old", title="Old", body="Old text.", section="Billing", updated_at="2024-01-02"),
+            Article(id="fresh", title="Fresh", body="Fresh text.", section="Billing", updated_at="2026-11-01"),
+            Article(id="flagged", title="Flagged", body="Flagged text.", section="Account", updated_at="2026-11-20", outdated=True),
+            Article(id="undated", title="Undated", body="No date."),
+        ]
+    )
+
+    stale = [(info.id, age) for info, age in index.stale_articles()]
+
+    assert stale == [("flagged", 9), ("old", 1062)]
+    assert [info.id for info, _ in index.stale_articles(stale_after_days=20)] == ["flagged", "old", "fresh"]
+    passage = index.search(query_embedding=HashEmbedder().embed_one("Old text"), top_k=1, mode="dense")[0]
+    assert (passage.article_id, passage.stale) == ("old", True)
+
+
+def test_state_survives_reopening(tmp_path: Path, embedder) -> None:
+    first = KnowledgeIndex(path=tmp_path / "chroma", embedder=embedder)
+    first.set_state("zendesk", {"start_time": 42})
+    first.sync([Article(id="a", title="A", body="Alpha.")])
+
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+    reopened = KnowledgeIndex(path=tmp_path / "chroma", embedder=embedder)
+    assert reopened.get_state("zendesk") == {"start_time": 42}
+    assert reopened.get_state("freshdesk") == {}
+    assert reopened.sync([Article(id="a", title="A", body="Alpha.")]).unchanged == 1
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from knowledge.index import KnowledgeIndex
+from knowledge.models import Article
+from tests.kbfakes import HashEmbedder
+index = KnowledgeIndex(path=Path(sys.argv[1]), embedder=HashEmbedder())
+index.sync([Article(id="a", title="Alpha", body="Alpha text."), Article(id="b", title="Printer jam", body="Open the rear tray.")])
+"""
+
+
+def test_a_worker_sees_a_sync_made_by_another_process(tmp_path: Path, embedder) -> None:
+    path = tmp_path / "chroma"
+    worker = KnowledgeIndex(path=path, embedder=embedder)
+    worker.sync([Article(id="a", title="Alpha", body="Alpha text.")])
+    assert [p.article_id for p in worker.search("printer tray jam", top_k=2, mode="bm25")] == []
+
+    subprocess.run([sys.executable, "-c", WRITER, str(path)], cwd=ROOT, check=True, timeout=120)
+
+    # A PersistentClient keeps its vector index in memory: without the revision check the worker
+    # would keep answering from the index as it was before the other process's sync.
+    assert [p.article_id for p in worker.search("printer tray jam", top_k=1, mode="dense")] == ["b"]
+    assert [p.article_id for p in worker.search("printer tray jam", top_k=1, mode="bm25")] == ["b"]

@@ -1,0 +1,527 @@
+"""The checks every draft passes after drafting, whoever wrote it (the offline drafter or an LLM).
+
+A drafter proposes a `Candidate`: sentences (`Claim`s), each naming the retrieved passages it says
+support it. `check_draft` alone turns a candidate into the `Draft` the note shows, and enforces:
+
+- **citations resolve**: a claim keeps only sources that are among the retrieved (approved) passages
+  *and* actually support it (its numbers all appear in the passage, and enough of its content words
+  when both are in the same language); a claim left with no source is dropped, never shown as sourced;
+- **operating model** (`triage.role`), whatever the drafter said: `escalate_only` → no reply text, an
+  escalation packet; `summary_only` → the request in the customer's words and a policy checklist quoted
+  from the sources, no decision; `constrained_draft` → a claim that commits to a refund, credit,
+  compensation, exception, replacement, discount, guarantee, approval or a date is dropped unless a
+  passage it cites states that commitment;
+- **language**: a draft written in another language than the customer's is withheld; when the sources
+  are in another language than the customer's, a remark says so;
+- **missing information**: the category's required facts absent from the conversation are listed and
+  the draft asks for them (in the customer's language);
+- **length**: at most `max_words` words, greeting, closing and the question included, by dropping the
+  least-supported claims first (a step list loses its last steps, never its order).
+
+Pure: no I/O, no model, no clock. The only inputs are the arguments.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from integrations.base import Ticket
+from knowledge.models import Passage
+from worker.config import CategoryConfig
+from worker.escalation import build_packet, public_message_count
+from worker.language import detect_language, locale_language
+from worker.models import Draft, EscalationPacket, Triage
+from worker.sentences import LIST_ITEM, split_sentences, word_count
+
+SUMMARY_WORDS = 40
+MIN_OVERLAP = 0.5  # share of a claim's content words that must appear in a passage it cites
+MAX_CLAIM_WORDS = 60  # a "sentence" longer than this is not a sentence a reviewer can check
+MAX_CHECKLIST = 5
+LANGUAGE_NAMES = {
+    "en": "English", "es": "Spanish", "fr": "French", "de": "German", "it": "Italian", "nl": "Dutch", "pt": "Portuguese",
+}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One sentence (or one step of a list) a drafter proposes, with the passages it says support it.
+
+    `sources` are passage chunk ids; `unit` groups claims that stand or fall together (a sentence and
+    the one it leans on, the steps of one list); `step` marks list items, rendered one per line.
+    """
+
+    text: str
+    sources: tuple[str, ...]
+    unit: int = 0
+    step: bool = False
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What a drafter proposes, before the checks. `reason` says why there are no claims, if none."""
+
+    claims: tuple[Claim, ...] = ()
+    drafter: str = "offline"
+    language: str = ""  # what the drafter wrote in; "" = the sources' own words
+    missing_info: tuple[str, ...] = ()  # facts the drafter thinks are missing, besides the configured ones
+    escalate: bool = False
+    escalate_reason: str = ""
+    reason: str = ""
+    remarks: tuple[str, ...] = ()  # e.g. why an LLM draft was replaced by the offline one
+    packet: EscalationPacket | None = None  # written by an LLM; else an extractive one is built
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The draft's first and last line, in the customer's language ("" = none)."""
+
+    greeting: str = ""
+    closing: str = ""
+
+
+@dataclass
+class _Report:
+    dropped: Counter = field(default_factory=Counter)
+
+    def drop(self, why: str, n: int = 1) -> None:
+        self.dropped[why] += n
+
+
+# ---------------------------------------------------------------------------------------------------
+# Required facts
+
+
+_FACT_PATTERNS = {
+    "order_number": re.compile(r"(#\s?\d{4,}|\border\b[^.\n]{0,20}?\b[A-Z]{0,4}-?\d{4,}\b|\b\d{6,}\b)", re.I),
+    "email": re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"),
+    "device_model": re.compile(r"\b(model|version|firmware|app|v)\s*[:#]?\s*[\w.-]*\d", re.I),
+}
+FACT_LABELS = {
+    "en": {"order_number": "order number", "email": "e-mail address on the account", "device_model": "device model or app version"},
+    "es": {"order_number": "número de pedido", "email": "correo electrónico de la cuenta", "device_model": "modelo del dispositivo o versión de la app"},
+    "fr": {"order_number": "numéro de commande", "email": "adresse e-mail du compte", "device_model": "modèle de l'appareil ou version de l'application"},
+    "de": {"order_number": "Bestellnummer", "email": "E-Mail-Adresse des Kontos", "device_model": "Gerätemodell oder App-Version"},
+    "it": {"order_number": "numero d'ordine", "email": "indirizzo e-mail dell'account", "device_model": "modello del dispositivo o versione dell'app"},
+    "nl": {"order_number": "bestelnummer", "email": "e-mailadres van het account", "device_model": "apparaatmodel of app-versie"},
+    "pt": {"order_number": "número da encomenda", "email": "e-mail da conta", "device_model": "modelo do dispositivo ou versão da app"},
+}
+_ASK = {
+    "en": ("Could you please send me your {}?", " and "),
+    "es": ("¿Podría enviarme lo siguiente: {}?", " y "),
+    "fr": ("Pourriez-vous m'envoyer les informations suivantes : {} ?", " et "),
+    "de": ("Könnten Sie mir bitte Folgendes senden: {}?", " und "),
+    "it": ("Potrebbe inviarmi quanto segue: {}?", " e "),
+    "nl": ("Kunt u mij het volgende sturen: {}?", " en "),
+    "pt": ("Poderia enviar-me o seguinte: {}?", " e "),
+}
+
+
+def missing_fact_keys(ticket: Ticket, category: CategoryConfig | None) -> tuple[str, ...]:
+    """The category's required facts (config names, in config order) that no customer message contains."""
+    if category is None:
+        return ()
+    text = "\n".join(m.body for m in ticket.customer_messages()) + "\n" + ticket.subject
+    return tuple(fact for fact in category.requires if not _FACT_PATTERNS[fact].search(text))
+
+
+def missing_facts(ticket: Ticket, category: CategoryConfig | None) -> tuple[str, ...]:
+    """Human labels (English, for the agent) of the category's required facts no customer message contains."""
+    return tuple(FACT_LABELS["en"][f] for f in missing_fact_keys(ticket, category))
+
+
+def ask_for(keys: tuple[str, ...], language: str) -> str:
+    """The draft's question asking the customer for the missing facts, in `language` (English if unknown)."""
+    if not keys:
+        return ""
+    lang = language if language in _ASK else "en"
+    template, joiner = _ASK[lang]
+    return template.format(joiner.join(FACT_LABELS[lang][k] for k in keys))
+
+
+def summarize_request(ticket: Ticket) -> str:
+    """The customer's latest request in at most SUMMARY_WORDS words, taken from their own words."""
+    latest = ticket.latest_customer_message()
+    if latest is None:
+        return "No customer message found."
+    words: list[str] = []
+    for sentence in split_sentences(latest.body):
+        words.extend(sentence.split())
+        if len(words) >= SUMMARY_WORDS:
+            break
+    text = " ".join(words[:SUMMARY_WORDS])
+    return f"Customer writes: “{text}{'…' if len(words) > SUMMARY_WORDS else ''}”"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Support: does a passage back a claim?
+
+
+_STOPWORDS = frozenset(
+    "the and for are but not you your our can has have had was were will would could should with from this that these those "
+    "they them their there here what when where which who why how all any its it's into onto over under than then also just "
+    "only very more most some such about after before while been being does did done may might must shall out off per via "
+    "yes please thanks thank hello dear regards".split()
+)
+_WORD = re.compile(r"[^\W\d_]+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_MARKERS = re.compile(r"\s*\[(?:\d+|P\d+|[A-Za-z0-9_#:-]{1,24})\]")
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased, lightly stemmed words of 3+ letters that carry meaning (no stop words)."""
+    return {_stem(w) for w in (m.group(0).lower() for m in _WORD.finditer(text)) if len(w) >= 3 and w not in _STOPWORDS}
+
+
+def numbers(text: str) -> set[str]:
+    """Every number in `text`, with a decimal comma read as a point ("3,5" == "3.5")."""
+    return {n.replace(",", ".") for n in _NUMBER.findall(text)}
+
+
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+|[%€$£]")
+_CONNECTIVES = frozenset("to and or a y e à bis tot et und of de per".split())
+
+
+def quantities(text: str) -> set[tuple[str, str]]:
+    """(number, the word it counts) pairs: "3 to 5 business days" → {("3", "business"), ("5", "business")}."""
+    tokens = _TOKEN.findall(text.lower())
+    out = set()
+    for i, tok in enumerate(tokens):
+        if tok[0].isdigit():
+            unit = next((t for t in tokens[i + 1 : i + 5] if not t[0].isdigit() and t not in _CONNECTIVES), "")
+            out.add((tok.replace(",", "."), _stem(unit)))
+    return out
+
+
+def support(claim: str, passage_text: str, *, same_language: bool = True) -> float:
+    """How well `passage_text` backs `claim`, 0..1: 0 when the claim has a number the passage lacks
+    (or, in the same language, counts something else with it: "2 hours" vs "2 business days"); else
+    the share of the claim's content words found in the passage (1.0 across languages, where only
+    numbers and commitments can be checked)."""
+    if not numbers(claim) <= numbers(passage_text):
+        return 0.0
+    if not same_language:
+        return 1.0
+    if not quantities(claim) <= quantities(passage_text):
+        return 0.0
+    words = content_words(claim)
+    if not words:
+        return 0.0
+    return len(words & content_words(passage_text)) / len(words)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Commitments (constrained_draft)
+
+
+_COMMITMENTS = {
+    "refund": r"refund\w*|reimburs\w*|money back|reembols\w*|rembours\w*|r[üu]ckerstatt\w*|erstatt\w*|rimbors\w*|terugbeta\w*",
+    "full refund": r"full refund|\bin full\b|fully refund\w*|100 ?%|reembolso (?:completo|total)|remboursement (?:complet|intégral)",
+    "credit": r"(?<!\bcredit )\bcredit(?:s|ed)?\b(?! card)|store credit|vouchers?|gutschein\w*|bon d'achat|tegoed\w*",
+    "compensation": r"compensat\w*|goodwill|gesture|compens\w*|entsch[äa]dig\w*|indemni\w*|risarc\w*|vergoed\w*",
+    "exception": r"exception\w*|waive\w*|waiv\w*|excepci\w*|ausnahme\w*|eccezion\w*|uitzondering\w*|exempt\w*|overlook",
+    "free": r"free of charge|for free|free replacement|at no (?:extra )?cost|no charge|gratis|gratuit\w*|kostenlos\w*|gratuito\w*",
+    "replacement": r"replac\w*|reemplaz\w*|remplac\w*|ersatz\w*|sostitu\w*|vervang\w*|new one|reship\w*|resend\w*",
+    "discount": r"discount\w*|descuento\w*|remise\w*|rabatt\w*|sconto\w*|korting\w*|% off",
+    "guarantee": r"guarantee\w*|promis\w*|assure\w*|garanti\w*|prometo|promet\w*|versprech\w*|beloof\w*|definitely|certainly",
+    "approval": r"approv\w*|authori[sz]\w*|aprobad\w*|aprobam\w*|approuv\w*|genehmig\w*|approvat\w*|goedgekeurd",
+}
+_COMMITMENT_RES = {k: re.compile(rf"(?:{v})", re.I) for k, v in _COMMITMENTS.items()}
+_DATE = re.compile(
+    r"\b(?:today|tonight|tomorrow|this (?:week|weekend|afternoon|evening)|next (?:week|month|monday|tuesday|wednesday|thursday|friday)|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|end of (?:the )?(?:day|week|month)|"
+    r"january|february|march|april|june|july|august|september|october|november|december|"
+    r"hoy|mañana|aujourd'hui|demain|heute|morgen|oggi|domani|vandaag|amanhã|hoje|"
+    r"lunes|martes|miércoles|jueves|viernes|lundi|mardi|mercredi|jeudi|vendredi|montag|dienstag|mittwoch|donnerstag|freitag)\b"
+    r"|\b\d{1,2}[/.]\d{1,2}(?:[/.]\d{2,4})?\b|\b(?:within|in|by) \d+ (?:hours?|days?|weeks?|business days?|working days?)\b",
+    re.I,
+)
+
+
+def commitments(text: str) -> set[str]:
+    """The kinds of commitment `text` makes (refund, credit, …) and each date expression, lower-cased."""
+    kinds = {k for k, rx in _COMMITMENT_RES.items() if rx.search(text)}
+    kinds |= {"date:" + m.group(0).lower() for m in _DATE.finditer(text)}
+    return kinds
+
+
+def unstated_commitments(claim: str, passage_texts: list[str]) -> set[str]:
+    """Commitments of `claim` that none of `passage_texts` states (dates must appear as written)."""
+    stated: set[str] = set()
+    for text in passage_texts:
+        stated |= commitments(text)
+    joined = " ".join(passage_texts).lower()
+    missing = set()
+    for c in commitments(claim):
+        if c.startswith("date:"):
+            if c[5:] not in joined:
+                missing.add(c)
+        elif c not in stated:
+            missing.add(c)
+    return missing
+
+
+# ---------------------------------------------------------------------------------------------------
+# Policy checklist (summary_only)
+
+
+_CONDITION = re.compile(
+    r"\b(?:within|must|only|unless|if|require[sd]?|eligible|not (?:be )?(?:returnable|refundable|eligible|accepted)|cannot|can't|"
+    r"excluded|except|original payment|proof|receipt|unused|sealed|condition|days?|fee|deduct\w*|after)\b",
+    re.I,
+)
+
+
+def policy_checklist(passages: list[Passage], citations: list[Passage]) -> tuple[str, ...]:
+    """Conditions quoted from `passages` (eligibility, time limits, fees, what to confirm), each cited
+    `[n]` by its article's position in `citations`; at most MAX_CHECKLIST items."""
+    ids = [c.article_id for c in citations]
+    items: list[str] = []
+    for p in passages:
+        if p.article_id not in ids:
+            continue
+        sentences = [_MARKERS.sub("", s) for s in split_sentences(p.text)]
+        picked = [s for s in sentences if _CONDITION.search(s) and word_count(s) >= 4] or sentences[:1]
+        for s in picked:
+            text = LIST_ITEM.sub("", s).strip()
+            if text and text not in [i.rsplit(" [", 1)[0] for i in items]:
+                items.append(f"{text} [{ids.index(p.article_id) + 1}]")
+    return tuple(items[:MAX_CHECKLIST])
+
+
+# ---------------------------------------------------------------------------------------------------
+# The check
+
+
+def sources_language(passages: list[Passage]) -> str:
+    """The language most of `passages` are written in (from their locale), "" when there are none."""
+    langs = Counter(locale_language(p.locale) or "en" for p in passages)
+    return langs.most_common(1)[0][0] if langs else ""
+
+
+def _clean(text: str) -> str:
+    return " ".join(_MARKERS.sub("", text).split())
+
+
+def _language_remark(customer: str, sources: str, drafter_wrote: str) -> str:
+    if not sources or sources == customer:
+        return ""
+    c, s = LANGUAGE_NAMES.get(customer, customer), LANGUAGE_NAMES.get(sources, sources)
+    if drafter_wrote == customer:
+        return f"The sources are in {s}; the draft is a translation into {c}: check it against them before sending."
+    return f"The sources are in {s} and the customer wrote in {c}: the draft quotes them in {s}, so translate it before sending."
+
+
+def check_draft(
+    candidate: Candidate,
+    *,
+    ticket: Ticket,
+    triage: Triage,
+    passages: list[Passage],
+    category: CategoryConfig | None,
+    frame: Frame = Frame(),
+    max_words: int = 120,
+    packet_after_messages: int = 0,
+    detect_languages: tuple[str, ...] = ("en", "es", "fr", "de", "it", "nl", "pt"),
+) -> Draft:
+    """The Draft the note shows for `candidate`, after every check (see the module docstring).
+
+    Returns a Draft whose `body` has at most `max_words` words and in which every sentence that is
+    not the greeting, the closing or the question for missing facts carries `[n]` markers, each
+    `citations[n-1]` being a retrieved passage that supports it; `body` is "" when the role forbids a
+    reply or no claim survives (then `reason` says why). Never raises on a candidate's content.
+    """
+    report = _Report()
+    remarks = list(candidate.remarks)
+    missing_keys = missing_fact_keys(ticket, category)
+    missing = tuple(FACT_LABELS["en"][k] for k in missing_keys)
+    extra = tuple(
+        f"{_clean(m)} (suggested by the drafter)" for m in candidate.missing_info[:3] if 0 < word_count(_clean(m)) <= 10
+    )
+    missing_all = missing + tuple(e for e in extra if e.split(" (")[0].lower() not in {x.lower() for x in missing})
+    thread = public_message_count(ticket)
+    long_thread = packet_after_messages > 0 and thread > packet_after_messages
+
+    def packet(why: str) -> EscalationPacket:
+        if candidate.packet is not None:
+            return EscalationPacket(**{**candidate.packet.__dict__, "why": why, "risks": build_packet(ticket, triage, why).risks})
+        return build_packet(ticket, triage, why)
+
+    if triage.role == "escalate_only":
+        why = (
+            "Triage could not place this ticket in a category; route it for human triage."
+            if triage.category == "unknown" or category is None
+            else f"{triage.label} is escalate-only: no draft. Hand it to the owning team."
+        )
+        if triage.risks:
+            why += " Risk flags: " + ", ".join(triage.risks) + "."
+        return Draft(
+            body="", citations=(), missing_info=missing, escalate=True, reason=why, summary=summarize_request(ticket),
+            remarks=tuple(remarks), drafter=candidate.drafter, packet=packet(why),
+        )
+
+    long_packet = packet(f"Long thread: {thread} public messages (more than {packet_after_messages}).") if long_thread else None
+    if triage.role == "summary_only":
+        reason = "Summary only: the agent decides. Check the policy sources below before replying."
+        if not passages:
+            reason = "Summary only, and no approved source covers this request: check the policy manually."
+        cited = list({p.article_id: p for p in reversed(passages)}.values())[::-1][:2]  # the first two articles
+        return Draft(
+            body="", citations=tuple(cited), missing_info=missing, reason=reason, summary=summarize_request(ticket),
+            checklist=policy_checklist(cited, cited), remarks=tuple(remarks), drafter=candidate.drafter, packet=long_packet,
+        )
+
+    # draft / constrained_draft
+    by_id = {p.chunk_id: p for p in passages}
+    customer_lang = triage.language
+    src_lang = sources_language(passages)
+    wrote = candidate.language or src_lang
+    same_language = (wrote or customer_lang) == (src_lang or wrote)
+    claims = candidate.claims
+    if claims and candidate.language:
+        # whatever the drafter says it wrote in, the customer's language is what counts
+        text = " ".join(_clean(c.text) for c in claims)
+        code, _conf, detected = detect_language(text, tuple(sorted({*detect_languages, customer_lang})), customer_lang)
+        if detected and code != customer_lang:
+            report.drop(f"written in {LANGUAGE_NAMES.get(code, code)}, not the customer's {LANGUAGE_NAMES.get(customer_lang, customer_lang)}",
+                        len(claims))
+            claims = ()
+    units = _checked_units(claims, by_id, triage.role == "constrained_draft", same_language, report)
+
+    ask = ask_for(missing_keys, customer_lang)
+    fixed_words = word_count(ask) + word_count(frame.greeting) + word_count(frame.closing)
+    units = _trim(units, max_words - fixed_words, report)
+
+    if report.dropped:
+        total = sum(report.dropped.values())
+        remarks.append(
+            f"Checks removed {total} sentence{'s' if total != 1 else ''}: "
+            + "; ".join(f"{why} ({n})" for why, n in report.dropped.most_common())
+            + "."
+        )
+    if candidate.escalate:
+        remarks.append("The drafter suggests escalating" + (f": {_clean(candidate.escalate_reason)[:200]}" if candidate.escalate_reason.strip() else "."))
+
+    if not units:
+        reason = candidate.reason if not candidate.claims and candidate.reason else (
+            "No proposed sentence passed the checks, so there is no draft. Answer manually."
+            if candidate.claims
+            else "No approved help-center source supports a reply, so there is no draft. Answer manually or add an article."
+        )
+        return Draft(body="", citations=(), missing_info=missing_all, reason=reason, remarks=tuple(remarks),
+                     drafter=candidate.drafter, packet=long_packet)
+
+    body, citations = _render(units, by_id)
+    if ask:
+        body += "\n" + ask
+    if frame.greeting:
+        body = frame.greeting + "\n" + body
+    if frame.closing:
+        body += "\n" + frame.closing
+    lang_remark = _language_remark(customer_lang, src_lang, wrote)
+    if lang_remark:
+        remarks.append(lang_remark)
+    reason = "Policy wording only: make no commitment the sources do not state." if triage.role == "constrained_draft" else ""
+    return Draft(
+        body=body, citations=tuple(citations), missing_info=missing_all, reason=reason, remarks=tuple(remarks),
+        drafter=candidate.drafter, packet=long_packet,
+    )
+
+
+# A unit after the checks: its claims, each with the passages that support it and their support.
+_Unit = list[tuple[Claim, list[tuple[Passage, float]]]]
+
+
+def _checked_units(claims: tuple[Claim, ...], by_id: dict[str, Passage], constrained: bool, same_language: bool, report: _Report) -> list[_Unit]:
+    units: dict[int, _Unit] = {}
+    order: list[int] = []
+    failed: set[int] = set()
+    for claim in claims:
+        text = _clean(claim.text)
+        claim = Claim(text=text, sources=claim.sources, unit=claim.unit, step=claim.step)
+        if claim.unit not in units:
+            units[claim.unit] = []
+            order.append(claim.unit)
+        if not text:
+            continue
+        if word_count(text) > MAX_CLAIM_WORDS:
+            report.drop("too long to check")
+            failed.add(claim.unit)
+            continue
+        resolved = [by_id[s] for s in dict.fromkeys(claim.sources) if s in by_id]
+        if not resolved:
+            report.drop("no valid source" if not claim.sources else "cites a passage that was not retrieved")
+            failed.add(claim.unit)
+            continue
+        backed = [(p, support(text, p.text, same_language=same_language)) for p in resolved]
+        backed = [(p, s) for p, s in backed if s >= MIN_OVERLAP]
+        if not backed:
+            report.drop("not supported by the passage it cites")
+            failed.add(claim.unit)
+            continue
+        if constrained and unstated_commitments(text, [p.text for p, _ in backed]):
+            report.drop("a commitment the sources do not state")
+            failed.add(claim.unit)
+            continue
+        units[claim.unit].append((claim, backed))
+    out = []
+    for u in order:
+        unit = units[u]
+        if not unit:
+            continue
+        if u in failed and not unit[0][0].step:
+            # a sentence glued to one that failed loses what it leans on
+            report.drop("leans on a removed sentence", len(unit))
+            continue
+        out.append(unit)
+    return out
+
+
+def _unit_words(unit: _Unit) -> int:
+    return sum(word_count(c.text) + 1 for c, _backed in unit)  # + the citation marks, written as one word
+
+
+def _unit_support(unit: _Unit) -> float:
+    return min(max(s * max(p.score, 0.01) for p, s in backed) for _c, backed in unit)
+
+
+def _trim(units: list[_Unit], budget: int, report: _Report) -> list[_Unit]:
+    units = [list(u) for u in units]
+    while units and sum(_unit_words(u) for u in units) > budget:
+        # the least-supported unit goes first (the later one on ties); a step list loses its last step
+        i = min(range(len(units)), key=lambda k: (_unit_support(units[k]), -k))
+        if units[i][0][0].step and len(units[i]) > 2:
+            units[i].pop()
+        else:
+            units.pop(i)
+        report.drop("over the word limit")
+    return units
+
+
+def _render(units: list[_Unit], by_id: dict[str, Passage]) -> tuple[str, list[Passage]]:
+    """The body with one citation number per article, numbered in order of first use."""
+    citations: list[Passage] = []
+    lines = []
+    for unit in units:
+        parts = []
+        for claim, backed in unit:
+            marks = ""
+            for p, _s in backed:
+                ids = [c.article_id for c in citations]
+                if p.article_id not in ids:
+                    citations.append(p)
+                    ids.append(p.article_id)
+                mark = f"[{ids.index(p.article_id) + 1}]"
+                if mark not in marks:
+                    marks += mark
+            parts.append(f"{claim.text} {marks}")
+        lines.append("\n".join(parts) if unit[0][0].step else " ".join(parts))
+    steps = any(u[0][0].step for u in units)
+    return ("\n".join(lines) if steps else " ".join(lines)), citations

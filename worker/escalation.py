@@ -1,0 +1,104 @@
+"""The escalation packet: a case summary an agent in another tier can act on without reading the thread.
+
+Extractive: every item is a sentence (or the start of one) the customer or an agent wrote, so nothing
+in it can be invented. `worker.llm` writes the same packet with a model when one is configured, and
+falls back to this one.
+"""
+from __future__ import annotations
+
+import re
+
+from integrations.base import Message, Ticket
+from worker.models import EscalationPacket, Triage
+from worker.sentences import split_sentences
+
+ITEM_WORDS = 30  # an item longer than this is cut with "…"
+MAX_ITEMS = 4
+
+RISK_WHY = {
+    "account_security": "possible account takeover or unauthorised use: verify the requester's identity before changing anything",
+    "legal_threat": "legal action is mentioned: route to whoever handles legal complaints; no admission in the reply",
+    "payment_dispute": "a chargeback or bank dispute is mentioned: no refund decision in the reply",
+    "self_harm": "the customer may be at risk: follow the wellbeing procedure now, before the request itself",
+    "prompt_injection": "the ticket tries to instruct Deskhand: those sentences were ignored for triage and drafting",
+    "personal_data": "the ticket contains personal data (card, IBAN, ID or contact numbers): handle it per the data policy",
+}
+
+_GREETING_OR_THANKS = re.compile(
+    r"^(?:hi|hello|hey|dear|good (?:morning|afternoon|evening)|thanks|thank you|many thanks|regards|kind regards|best|cheers)\b[^.!?]{0,40}[,.!]?$",
+    re.I,
+)
+_PROBLEM_CUE = re.compile(
+    r"\b(?:not|never|no longer|can't|cannot|won't|doesn't|didn't|isn't|haven't|hasn't|still|stuck|broken|error|fail\w*|missing|lost|"
+    r"wrong|charged|damaged|late|offline|locked|hacked|refund|return|cancel|where|why|how)\b|\?",
+    re.I,
+)
+_TRIED_CUSTOMER = re.compile(
+    r"\b(?:i|we)(?:'ve| have| had)?\s+(?:already\s+|also\s+)?(?:tried|restarted|reset|rebooted|reinstalled|unplugged|replugged|checked|"
+    r"cleared|updated|contacted|called|phoned|emailed|e-mailed|followed|replaced|changed|waited|descaled|charged|swapped|used)\b"
+    r"|\balready\b",
+    re.I,
+)
+_AGENT_ACTION = re.compile(
+    r"\b(?:please (?:try|check|make sure|send|confirm)|could you|can you|have you tried|try\b|"
+    r"(?:i|we)(?:'ve| have)? (?:sent|reset|refunded|issued|escalated|forwarded|checked|asked|created|opened|replaced|reshipped|contacted))",
+    re.I,
+)
+
+
+def _cut(text: str, words: int = ITEM_WORDS) -> str:
+    parts = text.split()
+    return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
+
+
+def _sentences(message: Message) -> list[str]:
+    return [s for s in split_sentences(message.body) if not _GREETING_OR_THANKS.match(s) and len(s.split()) >= 3]
+
+
+def _problem(ticket: Ticket) -> str:
+    customer = ticket.customer_messages()
+    if not customer:
+        return ticket.subject or "No customer message found."
+    first = _sentences(customer[0])
+    pick = next((s for s in first if _PROBLEM_CUE.search(s) and len(s.split()) >= 5), first[0] if first else "")
+    if not pick:
+        return ticket.subject or "No customer message found."
+    return _cut(pick)
+
+
+def _public_thread(ticket: Ticket) -> list[Message]:
+    return [m for m in ticket.messages if m.public]
+
+
+def build_packet(ticket: Ticket, triage: Triage, why: str) -> EscalationPacket:
+    """The extractive packet for `ticket`: items quoted (and cut to ITEM_WORDS words) from the thread."""
+    thread = _public_thread(ticket)
+    tried_customer: list[str] = []
+    for m in ticket.customer_messages():
+        tried_customer += [_cut(s) for s in _sentences(m) if _TRIED_CUSTOMER.search(s)]
+    tried_agents: list[str] = []
+    for m in thread:
+        if m.author_role == "agent":
+            sentences = _sentences(m)
+            actions = [s for s in sentences if _AGENT_ACTION.search(s)] or sentences[:1]
+            tried_agents += [_cut(s) for s in actions[:2]]
+    last_agent = max((i for i, m in enumerate(thread) if m.author_role == "agent"), default=-1)
+    after = [m for m in thread[last_agent + 1 :] if m.author_role == "requester"]
+    questions = [_cut(s) for m in after for s in _sentences(m) if s.rstrip().endswith("?")]
+    if not questions and ticket.customer_messages():
+        questions = [_cut(s) for s in _sentences(ticket.customer_messages()[-1]) if s.rstrip().endswith("?")]
+    return EscalationPacket(
+        problem=_problem(ticket),
+        tried_by_customer=tuple(dict.fromkeys(tried_customer))[-MAX_ITEMS:],
+        tried_by_agents=tuple(dict.fromkeys(tried_agents))[-MAX_ITEMS:],
+        open_questions=tuple(dict.fromkeys(questions))[:3],
+        risks=tuple((flag, RISK_WHY.get(flag, "raised by triage")) for flag in triage.risks),
+        why=why,
+        messages=len(thread),
+        source="extractive",
+    )
+
+
+def public_message_count(ticket: Ticket) -> int:
+    """Public messages in the conversation (customer and agents), the measure of a long thread."""
+    return len(_public_thread(ticket))
