@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from knowledge.embeddings import get_embedder  # noqa: E402
 from knowledge.index import KnowledgeIndex  # noqa: E402
 from knowledge.models import Article  # noqa: E402
-from knowledge.retrieval import Fusion, select, weighted_rrf  # noqa: E402
+from knowledge.retrieval import Fusion, select  # noqa: E402
 from knowledge.sources import article_from_record, load_path  # noqa: E402
 from worker.settings import Settings  # noqa: E402
 

@@ -49,7 +49,11 @@ class Embedder(Embeddings):
                     # Imported here: sentence_transformers pulls in torch (several seconds), which
                     # processes that never embed (the web intake) should not pay for.
                     from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as hf_logging
 
+                    # transformers draws a "Loading weights" progress bar on stderr, which breaks
+                    # the one-JSON-object-per-line log stream of workers.
+                    hf_logging.disable_progress_bar()
                     self._model = SentenceTransformer(self.model_name_or_path, device=self.device)
         return self._model
 

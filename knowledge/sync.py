@@ -23,13 +23,19 @@ log = logging.getLogger(__name__)
 FOLDER_SOURCE = "folder"
 
 
-def sync_folder(index: KnowledgeIndex, path: Path, allow: Allowlist = Allowlist(), *, progress: Progress | None = None) -> SyncStats:
+def sync_folder(
+    index: KnowledgeIndex, path: Path, allow: Allowlist = Allowlist(), *, progress: Progress | None = None, allow_empty: bool = False
+) -> SyncStats:
     """Index the articles under `path` (see `knowledge.sources.load_path`) that pass `allow`: the
     full approved folder set, so articles removed from the folder (or the allowlist) disappear.
 
-    Raises FileNotFoundError / ValueError from the loader.
+    Raises FileNotFoundError / ValueError from the loader, and ValueError when the folder yields no
+    approved article at all unless `allow_empty`: an empty or wrongly mounted folder would otherwise
+    delete the whole help center from the index, and every ticket would lose its sources.
     """
     articles = [a for a in load_path(path) if allow.allows(sections=(a.section,), labels=a.labels, locale=a.locale)]
+    if not articles and not allow_empty:
+        raise ValueError(f"{path}: no approved articles found; refusing to empty the index (pass allow_empty to do that)")
     return index.sync(articles, source=FOLDER_SOURCE, progress=progress)
 
 

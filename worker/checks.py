@@ -284,6 +284,7 @@ def policy_checklist(passages: list[Passage], citations: list[Passage]) -> tuple
     `[n]` by its article's position in `citations`; at most MAX_CHECKLIST items."""
     ids = [c.article_id for c in citations]
     items: list[str] = []
+    seen: list[set[str]] = []
     for p in passages:
         if p.article_id not in ids:
             continue
@@ -291,7 +292,10 @@ def policy_checklist(passages: list[Passage], citations: list[Passage]) -> tuple
         picked = [s for s in sentences if _CONDITION.search(s) and word_count(s) >= 4] or sentences[:1]
         for s in picked:
             text = LIST_ITEM.sub("", s).strip()
-            if text and text not in [i.rsplit(" [", 1)[0] for i in items]:
+            words = content_words(text)
+            # two articles often state the same condition in other words: keep it once
+            if text and not any(len(words & w) >= 0.6 * min(len(words), len(w)) for w in seen):
+                seen.append(words)
                 items.append(f"{text} [{ids.index(p.article_id) + 1}]")
     return tuple(items[:MAX_CHECKLIST])
 
@@ -342,8 +346,11 @@ def check_draft(
     remarks = list(candidate.remarks)
     missing_keys = missing_fact_keys(ticket, category)
     missing = tuple(FACT_LABELS["en"][k] for k in missing_keys)
+    # a drafter's own missing-information items reach the note only when short and free of commitments
+    # (ticket text can steer an LLM, so nothing it adds may read as a decision)
     extra = tuple(
-        f"{_clean(m)} (suggested by the drafter)" for m in candidate.missing_info[:3] if 0 < word_count(_clean(m)) <= 10
+        f"{_clean(m)} (suggested by the drafter)" for m in candidate.missing_info[:3]
+        if 0 < word_count(_clean(m)) <= 8 and not commitments(_clean(m))
     )
     missing_all = missing + tuple(e for e in extra if e.split(" (")[0].lower() not in {x.lower() for x in missing})
     thread = public_message_count(ticket)
@@ -407,7 +414,9 @@ def check_draft(
             + "."
         )
     if candidate.escalate:
-        remarks.append("The drafter suggests escalating" + (f": {_clean(candidate.escalate_reason)[:200]}" if candidate.escalate_reason.strip() else "."))
+        # the model's own words are not shown: ticket text can steer them; the case summary says what happened
+        remarks.append("The drafter suggests escalating this ticket; see the case summary.")
+        long_packet = long_packet or packet("The drafter suggested escalating.")
 
     if not units:
         reason = candidate.reason if not candidate.claims and candidate.reason else (

@@ -85,7 +85,8 @@ def kb() -> None:
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--source", "source", help="zendesk, freshdesk, or a PATH (same as the argument).")
 @click.option("--full", is_flag=True, help="Zendesk: export every article again instead of the changes since the last sync.")
-def kb_sync(path: Path | None, source: str | None, full: bool) -> None:
+@click.option("--allow-empty", is_flag=True, help="Let a folder with no approved article empty the index (refused otherwise).")
+def kb_sync(path: Path | None, source: str | None, full: bool, allow_empty: bool) -> None:
     """Sync one approved source into the index: a folder/file of Markdown, HTML or JSONL articles
     (the full approved set, so removed articles disappear), Zendesk Help Center or Freshdesk Solutions."""
     from integrations.base import HelpdeskError
@@ -106,7 +107,7 @@ def kb_sync(path: Path | None, source: str | None, full: bool) -> None:
         bar.update(done - bar.pos)
 
     try:
-        stats = run_sync(get_settings(), name, full=full, progress=progress)
+        stats = run_sync(get_settings(), name, full=full, progress=progress, allow_empty=allow_empty)
     except (ValueError, FileNotFoundError, HelpdeskError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -128,6 +129,9 @@ def kb_sync(path: Path | None, source: str | None, full: bool) -> None:
 def kb_search(text: str, top_k: int, locale: str | None, mode: str | None, min_score: float) -> None:
     """Print the top passages for TEXT, in retrieval order, with their cosine similarity."""
     from worker.wiring import build_index
+
+    if not text.strip():
+        raise click.UsageError("TEXT is empty: give the words to search for")
 
     passages = build_index(get_settings()).search(text, top_k=top_k, locale=locale, mode=mode, min_score=min_score)
     if not passages:

@@ -11,6 +11,7 @@ import re
 from integrations.base import Message, Ticket
 from worker.models import EscalationPacket, Triage
 from worker.sentences import split_sentences
+from worker.triage import steering_sentences
 
 ITEM_WORDS = 30  # an item longer than this is cut with "…"
 MAX_ITEMS = 4
@@ -41,7 +42,16 @@ _TRIED_CUSTOMER = re.compile(
 )
 _AGENT_ACTION = re.compile(
     r"\b(?:please (?:try|check|make sure|send|confirm)|could you|can you|have you tried|try\b|"
-    r"(?:i|we)(?:'ve| have)? (?:sent|reset|refunded|issued|escalated|forwarded|checked|asked|created|opened|replaced|reshipped|contacted))",
+    r"(?:i|we)(?:'ve| have)? (?:also |already |just )?(?:sent|reset|refunded|issued|escalated|forwarded|checked|asked|created|opened|replaced|reshipped|contacted))",
+    re.I,
+)
+
+
+# Sentences written to Deskhand rather than about the problem ("in the summary, write that …") never
+# become packet items: the packet would otherwise carry the injection to the next tier as a fact.
+_ADDRESSED_TO_US = re.compile(
+    r"\b(?:in (?:the|your) (?:summary|note|reply|draft)|(?:the )?next agent|assistant|deskhand|ai|bot|chatbot|"
+    r"your (?:instructions|rules|prompt|policy)|system prompt)\b",
     re.I,
 )
 
@@ -52,7 +62,12 @@ def _cut(text: str, words: int = ITEM_WORDS) -> str:
 
 
 def _sentences(message: Message) -> list[str]:
-    return [s for s in split_sentences(message.body) if not _GREETING_OR_THANKS.match(s) and len(s.split()) >= 3]
+    steering = set(steering_sentences(message.body))
+    return [
+        s for s in split_sentences(message.body)
+        if not _GREETING_OR_THANKS.match(s) and len(s.split()) >= 3 and not _ADDRESSED_TO_US.search(s)
+        and not any(st in s or s in st for st in steering)
+    ]
 
 
 def _problem(ticket: Ticket) -> str:

@@ -41,6 +41,7 @@ def run_sync(
     index: KnowledgeIndex | None = None,
     full: bool = False,
     progress: Progress | None = None,
+    allow_empty: bool = False,
 ) -> SyncStats:
     """Sync one source into the index (built from `s` unless given).
 
@@ -73,4 +74,4 @@ def run_sync(
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"{source}: not zendesk, freshdesk or an existing file or folder")
-    return sync.sync_folder(index, path, rules["folder"], progress=progress)
+    return sync.sync_folder(index, path, rules["folder"], progress=progress, allow_empty=allow_empty)

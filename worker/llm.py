@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 
 from integrations.base import Message, Ticket
 from knowledge.models import Passage
-from worker.checks import LANGUAGE_NAMES, Candidate, Claim
+from worker.checks import LANGUAGE_NAMES, Candidate, Claim, commitments
 from worker.escalation import ITEM_WORDS, MAX_ITEMS, public_message_count
 from worker.models import EscalationPacket, Triage
 from worker.redaction import Redactor
@@ -253,11 +253,13 @@ class LLMDrafter:
                 raise LLMFailure("budget", "the token budget is spent")
         summary = self._call(CaseSummary, system, user, budget, ticket_id=ticket.id, call="packet", redacted=redactor.counts())
         problem = redactor.restore(_text(summary.problem, ITEM_WORDS))
-        if not problem:
+        if not problem or commitments(problem) & {"approval", "guarantee"}:
             raise LLMFailure("empty", "it wrote no problem statement")
 
         def items(values: list[str]) -> tuple[str, ...]:
-            return tuple(t for t in (redactor.restore(_text(v, ITEM_WORDS)) for v in values[:MAX_ITEMS]) if t)
+            # an item that approves or promises something is a decision, which the summary must not make
+            texts = (redactor.restore(_text(v, ITEM_WORDS)) for v in values[:MAX_ITEMS])
+            return tuple(t for t in texts if t and not commitments(t) & {"approval", "guarantee"})
 
         return EscalationPacket(
             problem=problem,

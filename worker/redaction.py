@@ -66,7 +66,7 @@ def iban_valid(candidate: str) -> bool:
 
 
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])")
+_CARD = re.compile(r"(?<![\d+-])\d(?:[ -]?\d){12,18}(?![\d])")  # after "+" it is a phone number
 _IBAN = re.compile(r"\b[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,30}\b")
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.]*\d)")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
@@ -78,7 +78,11 @@ _WORD_PHONE = re.compile(
     r"\b[^\d\n]{0,12}(\(?\d[\d ()./-]{5,}\d)",
     re.I,
 )
-_NOT_PHONE_BEFORE = re.compile(r"(?:order|tracking|invoice|ticket|case|reference|ref|item|sku|serial|model|#)\W{0,3}(?:no\.?|number|id)?\W{0,3}$", re.I)
+_NOT_PHONE_BEFORE = re.compile(
+    r"(?:order|tracking|invoice|ticket|case|reference|ref|item|sku|serial|model|version|build|firmware|\bv|#)\W{0,3}(?:no\.?|number|id)?\W{0,3}$"
+    r"|[A-Za-z0-9.-]$",  # glued to a code ("BK-16947", "v2.10442…") it is part of that code
+    re.I,
+)
 
 _STREET_TYPES = (
     r"Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Court|Ct|Place|Pl|Terrace|Close|Crescent|"
@@ -101,8 +105,9 @@ _ADDRESSES = [
     ),
     # 12 rue de Rivoli, 75001 Paris · Calle Mayor 5, 28013 Madrid · Via Roma 10, 00184 Roma
     re.compile(
-        r"\b(?:\d{1,4}(?:\s?(?:bis|ter))?,?\s+)?(?i:rue|avenue|boulevard|bd|chemin|allée|impasse|quai|calle|c/|avenida|av\.|plaza|paseo|"
+        r"\b(?:\d{1,4}(?:\s?(?:bis|ter))?,?\s+)?(?:(?i:rue|avenue|boulevard|bd|chemin|allée|impasse|quai|calle|c/|avenida|av\.|plaza|paseo|"
         r"carrer|via|viale|piazza|corso|rua|travessa|largo)\s+(?:(?:de|del|de la|des|du|da|do|dos|della|di|la|le|les|los|las|d')\s*)?"
+        r"|(?i:place)\s+(?:de la|de l'|du|des|de|d')\s*)"  # "place" alone is too common an English word
         rf"{_CAP}(?:\s+{_CAP}){{0,3}}(?:,?\s*(?:n[º°o.]\s*)?\d{{1,4}}[a-zA-Z]?(?!\d))?{_TAIL}"
     ),
     # P.O. Box 1234 · PO Box 77
@@ -112,9 +117,9 @@ _ADDRESSES = [
     re.compile(rf"\b{_CAP}(?:\s{_CAP}){{0,2}},\s*[A-Z]{{2}}\s+\d{{5}}(?:-\d{{4}})?\b"),
 ]
 
-_NAME_TOKEN = r"[A-ZÀ-Ý][a-zà-ÿ'’-]+"
+_NAME_TOKEN = r"(?:[A-ZÀ-Ý][a-zà-ÿ]*(?:['’-][A-ZÀ-Ýa-zà-ÿ][a-zà-ÿ]+)+|Ma?c[A-Z][a-z]+|[A-ZÀ-Ý][a-zà-ÿ'’-]+)"  # O'Brien, McKay
 _PARTICLE = r"(?:van|de|der|den|von|da|di|du|del|della|le|la|ter|ten|mac|mc|o')"
-_FULL_NAME = rf"{_NAME_TOKEN}(?:\s+(?:{_PARTICLE}\s+)*{_NAME_TOKEN}){{0,3}}(?:\s+[A-Z]\.)?"
+_FULL_NAME = rf"(?:{_PARTICLE}\s+)*{_NAME_TOKEN}(?:\s+(?:{_PARTICLE}\s+)*{_NAME_TOKEN}){{0,3}}(?:\s+[A-Z]\.)?"
 _NOT_NAMES = {
     "there", "team", "all", "support", "sir", "madam", "everyone", "folks", "guys", "customer", "service", "again",
     "very", "not", "so", "still", "just", "really", "sorry", "writing", "trying", "looking", "having", "back", "here",
@@ -143,6 +148,8 @@ def _phone_spans(text: str) -> list[Span]:
     seen: set[tuple[int, int]] = set()
     for region in PHONE_REGIONS:
         for m in PhoneNumberMatcher(text, region, leniency=Leniency.VALID):
+            if len(re.sub(r"\D", "", m.raw_string)) < 7:
+                continue  # short service numbers match in some regions; in a ticket they are codes and counts
             if (m.start, m.end) not in seen and not _NOT_PHONE_BEFORE.search(text[max(0, m.start - 24) : m.start]):
                 seen.add((m.start, m.end))
                 spans.append(Span(m.start, m.end, "PHONE"))

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import sklearn
 import structlog
 
 from integrations.base import Ticket
@@ -51,7 +52,8 @@ def taxonomy_key(config: TriageConfig, embedder: Embeds, params: ClassifierParam
     descriptions and examples, the embedding model and the classifier's version and parameters."""
     model = getattr(embedder, "model_name_or_path", type(embedder).__qualname__)
     cats = [(n, c.label, c.description, list(c.examples)) for n, c in config.categories.items()]
-    blob = json.dumps([CLASSIFIER_VERSION, asdict(params), str(model), cats], ensure_ascii=False, sort_keys=True)
+    versions = [CLASSIFIER_VERSION, sklearn.__version__]  # a pickled fit is only read back by the same scikit-learn
+    blob = json.dumps([versions, asdict(params), str(model), cats], ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -78,8 +80,9 @@ def fitted_classifier(
 ) -> tuple[str, Classifier]:
     """(key, classifier) for `config`, fitted once per distinct taxonomy.
 
-    Looks in the process cache, then `cache_dir/<key>.pkl`, and fits (embedding every example) only
-    when neither has it. A cache file that cannot be read is ignored and rewritten.
+    Looks in the process cache, then `cache_dir/taxonomy-<key>.pkl`, and fits (embedding every
+    example) only when neither has it. A cache file that cannot be read is ignored and rewritten.
+    The folder is Deskhand's own state (DATA_DIR/triage): pickles are only ever read from there.
     """
     params = params or ClassifierParams()
     key = taxonomy_key(config, embedder, params)
@@ -209,16 +212,13 @@ def triage(ticket: Ticket, taxonomy: Taxonomy, query_vec: np.ndarray) -> Triage:
 
     fallback = locale_language(ticket.locale) or cfg.language.supported[0]
     language, _, detected = detect_language(text, tuple(cfg.language.detect), fallback)
-    if not detected and language not in cfg.language.supported:
-        # a message too short to tell ("ok", "help") is triaged like the supported language it may be in
-        language = cfg.language.supported[0]
 
     if steering and clean.strip() and taxonomy.embedder is not None:
         # classify what the customer asks, not what they tell Deskhand to do with the ticket
         pred = taxonomy.predict(clean.strip(), taxonomy.embedder.embed([clean.strip()])[0])
     else:
         pred = taxonomy.predict(text, query_vec)
-    best, prob = pred.ranked[0]
+    best, prob = pred.ranked[0][0], round(pred.ranked[0][1], 3)  # rounded once: the note and the reasons agree
     reasons: list[str] = []
     rule = taxonomy.match_rules(clean)
     if rule:
@@ -229,7 +229,8 @@ def triage(ticket: Ticket, taxonomy: Taxonomy, query_vec: np.ndarray) -> Triage:
         alt = ", ".join(f"{n} {p:.2f}" for n, p in pred.ranked[1:3] if p >= 0.01)
         reasons.append(f"classifier: {best} {prob:.2f}" + (f" (next: {alt})" if alt else ""))
         reasons.append(f"nearest example similarity {pred.nearest[best]:.2f}")
-        if language not in cfg.language.supported:
+        if detected and language not in cfg.language.supported:
+            # only a detected language counts: a message too short to tell ("ok", "help") is triaged
             category = UNKNOWN
             reasons.append(f"language {language}: examples cover {', '.join(cfg.language.supported)} only")
         elif pred.nearest_similarity < cfg.out_of_scope_below:

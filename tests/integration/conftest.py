@@ -91,8 +91,17 @@ class Service:
         from worker.celery_app import make_celery
         from worker.settings import Settings
 
+        from celery.exceptions import TimeoutError as CeleryTimeout
+
         app = make_celery(Settings(redis_url=self.redis_url, embedding_model="unused"))
-        return app.AsyncResult(job_id).get(timeout=timeout_s)
+        try:
+            return app.AsyncResult(job_id).get(timeout=timeout_s)
+        except CeleryTimeout:
+            tails = "\n".join(
+                f"--- {log.name} (last 30 lines) ---\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+                for log in self.logs
+            )
+            raise AssertionError(f"job {job_id} did not finish in {timeout_s} s\n{tails}") from None
 
     def add_ticket(self, ticket_id: int, subject: str, body: str, tags=()) -> None:
         add = self.fake.add_zendesk_ticket if self.vendor == "zendesk" else self.fake.add_freshdesk_ticket

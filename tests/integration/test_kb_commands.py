@@ -46,6 +46,21 @@ def test_sync_a_folder_then_resync_embeds_nothing(settings) -> None:
     assert "0 added, 0 updated, 0 deleted, 34 unchanged; 0 chunks embedded" in again.output
 
 
+def test_an_empty_folder_does_not_wipe_the_index_unless_asked(settings, tmp_path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run("sync", str(ROOT / "demo" / "help_center")).exit_code == 0
+    refused = CliRunner().invoke(cli.main, ["kb", "sync", str(empty)])
+    assert refused.exit_code == 1 and "refusing to empty the index" in refused.output
+    assert "0 added, 0 updated, 0 deleted, 34 unchanged" in run("sync", str(ROOT / "demo" / "help_center")).output
+    assert "34 deleted" in run("sync", str(empty), "--allow-empty").output
+
+
+def test_empty_search_text_is_a_usage_error(settings) -> None:
+    result = CliRunner().invoke(cli.main, ["kb", "search", "  "])
+    assert result.exit_code == 2 and "TEXT is empty" in result.output
+
+
 def test_sync_needs_exactly_one_source(settings) -> None:
     result = CliRunner().invoke(cli.main, ["kb", "sync"])
     assert result.exit_code == 2 and "either PATH or --source" in result.output

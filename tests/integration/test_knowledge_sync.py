@@ -30,6 +30,7 @@ ZD = ROOT / "tests" / "fixtures" / "zendesk_hc"
 FD = ROOT / "tests" / "fixtures" / "freshdesk_solutions"
 ZD_BASE = "https://larkspur.zendesk.com"
 EXPORT = f"{ZD_BASE}/api/v2/help_center/incremental/articles.json"
+FD_BASE_URL = "https://larkspur.freshdesk.com"
 NOW = datetime(2026, 11, 29, tzinfo=timezone.utc)
 
 
@@ -168,9 +169,6 @@ def test_freshdesk_resync_compares_updated_at_and_embeds_only_what_changed(index
     assert "freshdesk:5000040003" not in {a.id for a in index.article_infos()}
 
 
-FD_BASE_URL = "https://larkspur.freshdesk.com"
-
-
 # --- sources share one index ------------------------------------------------------------------
 
 
@@ -184,7 +182,9 @@ def test_each_source_owns_its_articles(index: KnowledgeIndex, tmp_path: Path) ->
     assert {a.id for a in index.article_infos()} == {"returns", "zendesk:1"}
 
     (folder / "returns.md").unlink()
-    stats = sync_folder(index, folder)  # the folder is the full folder set: zendesk's article stays
+    with pytest.raises(ValueError, match="refusing to empty the index"):
+        sync_folder(index, folder)  # an emptied folder is refused by default...
+    stats = sync_folder(index, folder, allow_empty=True)  # ...the folder is the full folder set: zendesk's article stays
     assert stats.deleted == 1
     assert {a.id for a in index.article_infos()} == {"zendesk:1"}
 

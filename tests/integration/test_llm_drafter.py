@@ -149,7 +149,7 @@ PII_TICKET = (
 
 def test_personal_data_never_leaves_and_placeholders_come_back_only_in_the_note(server):
     server.script.append(reply(("Standard delivery within the EU takes 3 to 5 business days after dispatch.", ["P1"]),
-                               missing=["the postcode of [ADDRESS_1]"], escalate=True, reason="[NAME_1] asked twice"))
+                               missing=["a photo of the label sent to [EMAIL_1]"], escalate=True, reason="[NAME_1] asked twice"))
     d, note = run_drafting(ticket(message(1, PII_TICKET)), triage_for("draft"), llm=drafter(server), passages=HELP_CENTER[:1])
     sent = json.dumps(server.requests)
     for kind, value in PERSONAL.items():
@@ -157,7 +157,7 @@ def test_personal_data_never_leaves_and_placeholders_come_back_only_in_the_note(
         assert value.split()[0] not in sent or kind in ("address",), kind
     assert "[EMAIL_1]" in sent and "[CARD_1]" in sent and "[IBAN_1]" in sent and "[IP_1]" in sent and "[PHONE_1]" in sent
     # restored for the agent, inside the helpdesk only
-    assert any("Jan Kowalski asked twice" in r for r in d.remarks)
+    assert "a photo of the label sent to jan.kowalski@example.com (suggested by the drafter)" in d.missing_info
     assert "221B Baker Street" in note.html
 
 

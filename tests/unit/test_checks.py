@@ -137,6 +137,13 @@ def test_policy_checklist_quotes_conditions_with_citations():
     )
 
 
+def test_a_condition_two_articles_state_in_other_words_is_listed_once():
+    other = Passage(chunk_id="hc-ret#0", article_id="hc-ret", title="Returns", score=0.6,
+                    text="We refund to your original payment method within 5 to 10 business days after your return arrives.")
+    items = policy_checklist([REFUNDS, other], [REFUNDS, other])
+    assert len([i for i in items if "original payment method" in i]) == 1
+
+
 def test_length_is_capped_by_dropping_the_least_supported_claims():
     weak = Passage(chunk_id="w#0", article_id="w", title="W", score=0.4, text="Express shipping takes 1 to 2 business days.")
     d = check([Claim("Standard shipping takes 3 to 5 business days.", ("hc-ship#0",), unit=0),
@@ -209,4 +216,5 @@ def test_the_drafters_escalation_advice_is_a_remark_not_a_routing_change():
                      escalate_reason="The customer is a VIP, mark urgent")
     d = check_draft(cand, ticket=ticket(message(1, "How long is shipping?")), triage=tri(), passages=PASSAGES, category=CAT)
     assert d.has_draft and not d.escalate
-    assert any(r.startswith("The drafter suggests escalating") for r in d.remarks)
+    assert "The drafter suggests escalating this ticket; see the case summary." in d.remarks
+    assert d.packet is not None and "VIP" not in str(d.remarks) and d.packet.why == "The drafter suggested escalating."

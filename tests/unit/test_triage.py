@@ -149,7 +149,7 @@ def test_language_on_long_and_short_texts():
 
 def test_short_ticket_falls_back_to_the_ticket_locale_but_is_still_triaged():
     r = run(message(1, "parcel?"), locale="de")
-    assert r.language == "en" and r.category == "shipping"  # too short to tell: triaged as supported
+    assert r.language == "de" and r.category == "shipping"  # too short to tell: the locale, still triaged
     r = run(message(1, "parcel?"), locale="en-GB")
     assert r.language == "en"
 
