@@ -142,7 +142,9 @@ def run_event(event: TicketEvent, p: Pipeline, job_id: str) -> Outcome:
     assert p.helpdesk is not None and p.store is not None
     if p.config_watcher is not None:
         p.config_watcher.refresh(p)  # keeps the last good config when the edited YAML is invalid
-    bound = log.bind(ticket_id=event.ticket_id, job_id=job_id, helpdesk=event.helpdesk, delivery_id=event.delivery_id)
+    bound = log.bind(
+        ticket_id=event.ticket_id, job_id=job_id, helpdesk=p.helpdesk.name, intake=event.helpdesk, delivery_id=event.delivery_id
+    )
     try:
         ticket = p.helpdesk.fetch_ticket(event.ticket_id)
     except PermanentHelpdeskError as exc:
