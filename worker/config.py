@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import structlog
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from worker.models import ROLES, Role
 
@@ -151,19 +151,33 @@ class TriageConfig(_Strict):
         return v
 
 
+_TAG = re.compile(r"^[a-z0-9_\-]+$")
+
+
+def _check_tag(tag: str) -> str:
+    if not _TAG.match(tag):
+        raise ValueError(
+            f"tag {tag!r} must be lowercase letters, digits, '_' or '-' (helpdesks split tags on spaces and lowercase them)"
+        )
+    return tag
+
+
+Tag = Annotated[str, AfterValidator(_check_tag)]
+
+
 class RouteConfig(_Strict):
-    tags: list[str] = []
+    tags: list[Tag] = []
     group: str | None = None
 
 
 class RoutingConfig(_Strict):
-    tag_prefix: str = "deskhand_"
-    always_tags: list[str] = []
+    tag_prefix: Tag = "deskhand_"  # every Deskhand tag starts with it (invariant 2), so it may not be empty
+    always_tags: list[Tag] = []
     unknown: RouteConfig = RouteConfig(tags=["needs_human_triage"])
     categories: dict[str, RouteConfig] = {}
-    urgency_tags: dict[str, list[str]] = {}
-    role_tags: dict[Role, list[str]] = {}
-    no_draft_tags: list[str] = []
+    urgency_tags: dict[str, list[Tag]] = {}
+    role_tags: dict[Role, list[Tag]] = {}
+    no_draft_tags: list[Tag] = []
     risks: dict[RiskFlag, RouteConfig] = {}  # per risk flag: tags to add, and a group that wins over the category's
 
     @field_validator("urgency_tags")
@@ -173,13 +187,6 @@ class RoutingConfig(_Strict):
         if bad:
             raise ValueError(f"unknown urgency {sorted(bad)}; valid: low, normal, high, urgent")
         return v
-
-    @model_validator(mode="after")
-    def _tag_chars(self) -> "RoutingConfig":
-        for tag in self.all_tags():
-            if not tag or any(c.isspace() for c in tag):
-                raise ValueError(f"tag {tag!r} is empty or contains whitespace (helpdesk tags are single words)")
-        return self
 
     def all_tags(self) -> list[str]:
         tags = [*self.always_tags, *self.unknown.tags, *self.no_draft_tags]
@@ -225,12 +232,30 @@ def _load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _refuse_duplicate_keys(node)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise ConfigError(f"{path}:{line}: invalid YAML: {exc.problem or exc}") from exc
-    return (data if data is not None else {}), node
+    if data is None:
+        raise ConfigError(f"{path}:1: the file is empty (see the comment block of the shipped file for its keys)")
+    return data, node
+
+
+def _refuse_duplicate_keys(node: yaml.Node | None) -> None:
+    """YAML keeps the last of two equal keys silently; a second `orders:` would replace the first."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            line = key.start_mark.line + 1
+            if key.value in seen:
+                raise yaml.MarkedYAMLError(problem=f"duplicate key {key.value!r} (first on line {seen[key.value]})", problem_mark=key.start_mark)
+            seen[key.value] = line
+            _refuse_duplicate_keys(value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(item)
 
 
 def _validate(model: type[BaseModel], path: Path) -> BaseModel:

@@ -71,10 +71,24 @@ def test_routing_must_reference_existing_categories(tmp_path):
         load_config(write(tmp_path, routing=bad))
 
 
-def test_tags_with_spaces_are_rejected(tmp_path):
+def test_bad_tags_are_rejected_on_their_own_line(tmp_path):
     bad = ROUTING.replace("[shipping]", "['ship ping']")
-    with pytest.raises(ConfigError, match="whitespace"):
+    with pytest.raises(ConfigError, match=r"routing.yaml:3: categories.shipping.tags.0: tag 'ship ping' must be lowercase"):
         load_config(write(tmp_path, routing=bad))
+    for prefix in ('"desk hand_"', '""', '"Deskhand_"'):
+        with pytest.raises(ConfigError, match=r"routing.yaml:1: tag_prefix: tag"):
+            load_config(write(tmp_path, routing=ROUTING.replace('"deskhand_"', prefix)))
+
+
+def test_duplicate_keys_are_an_error_not_a_silent_replacement(tmp_path):
+    dup = TRIAGE + "  shipping:\n    role: draft\n    examples: [x]\n"
+    with pytest.raises(ConfigError, match=r"triage.yaml:11: invalid YAML: duplicate key 'shipping' \(first on line 3\)"):
+        load_config(write(tmp_path, triage=dup))
+
+
+def test_an_empty_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"routing.yaml:1: the file is empty"):
+        load_config(write(tmp_path, routing=""))
 
 
 def test_missing_file_is_a_config_error(tmp_path):
