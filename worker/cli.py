@@ -213,7 +213,7 @@ def triage(text: str | None, ticket_file: Path | None, as_json: bool) -> None:
 
     from integrations.base import PermanentHelpdeskError
     from integrations.local import html_to_text, ticket_from_json
-    from worker.pipeline import analyze
+    from worker.pipeline import analyze, should_process
     from worker.wiring import build_pipeline
 
     if ticket_file:
@@ -233,14 +233,21 @@ def triage(text: str | None, ticket_file: Path | None, as_json: bool) -> None:
         p = build_pipeline(s, helpdesk=None, with_store=False)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    message = ticket.latest_customer_message()
-    if message is None:
+    message, why_not = should_process(ticket)
+    if message is None and ticket.latest_customer_message() is None:
         raise click.ClickException("the ticket has no public customer message")
+    would_skip = f"the worker would post nothing for this ticket: {why_not}" if message is None else ""
+    message = message or ticket.latest_customer_message()
     a = analyze(ticket, message, p)
     t = a.triage
     if as_json:
-        click.echo(json.dumps({"triage": asdict(t), "tags": list(a.note.tags), "group": a.note.group, "drafted": a.draft.has_draft}))
+        click.echo(json.dumps({"triage": asdict(t), "tags": list(a.note.tags), "group": a.note.group, "drafted": a.draft.has_draft,
+                               "would_skip": would_skip or None}))
         return
+    if would_skip:
+        click.echo(f"NOTE: {would_skip}; the preview below shows what it would say otherwise.\n")
+    if p.index.count() == 0:
+        click.echo("NOTE: the help-center index is empty, so no draft is possible: run `deskhand kb sync PATH` first.\n")
     alternatives = ", ".join(f"{n} {c:.2f}" for n, c in t.alternatives) or "-"
     click.echo(f"category:     {t.category} ({t.label}) · confidence {t.confidence:.2f} · role {t.role}")
     click.echo(f"alternatives: {alternatives}")

@@ -34,6 +34,9 @@ class ListIndex:
         self.passages = passages
         self.embedder = embedder
 
+    def count(self):
+        return len(self.passages)
+
     def search(self, query=None, *, query_embedding=None, top_k=4, min_score=0.0, max_per_article=2, locale=None, mode=None):
         vecs = self.embedder.embed([p.text for p in self.passages])
         sims = vecs @ query_embedding

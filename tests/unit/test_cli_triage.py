@@ -81,3 +81,16 @@ def test_triage_preview_rejects_a_malformed_ticket_file(settings, tmp_path):
     bad.write_text("{not json")
     out = run("triage", "--ticket", str(bad))
     assert out.exit_code == 1 and str(bad) in out.output
+
+
+def test_triage_preview_says_when_the_worker_would_post_nothing(settings, tmp_path):
+    from worker.notes import make_marker
+
+    ticket = json.loads((ROOT / "demo" / "tickets" / "1005.json").read_text())
+    ticket["messages"].append({"id": "note-1", "author_id": "deskhand", "author_role": "agent", "public": False,
+                               "created_at": "2026-11-28T10:00:00Z", "body": "…", "html": make_marker(1005, ticket["messages"][-1]["id"], "0.1.0")})
+    path = tmp_path / "answered.json"
+    path.write_text(json.dumps(ticket))
+    out = run("triage", "--ticket", str(path))
+    assert out.exit_code == 0
+    assert out.stdout.startswith("NOTE: the worker would post nothing for this ticket: already answered by Deskhand")
