@@ -587,14 +587,15 @@ class KnowledgeIndex:
     ) -> list[Passage]:
         """The passages `select` keeps from `ordered`, each scored with its own text cosine.
 
-        Candidates are read from Chroma a few at a time, in order, until `top_k` are chosen: usually
-        one small read.
+        Candidates are read from Chroma in order, at most two reads of `4 * top_k` (so at most the
+        first `8 * top_k` candidates are considered), until `top_k` are chosen. Without that cap a query
+        that nothing in the index supports read every candidate, a few at a time: ~20 reads per search.
         """
         scored: list[Candidate] = []
         rows: dict[str, tuple[str, dict[str, Any]]] = {}
         chosen: list[Candidate] = []
-        step = max(8, 2 * top_k)
-        for start in range(0, len(ordered), step):
+        step = max(8, 4 * top_k)
+        for start in range(0, min(len(ordered), 2 * step), step):
             batch = ordered[start : start + step]
             got = self._col.get(ids=[c.id for c in batch], include=["embeddings", "documents", "metadatas"])
             cosines = self._text_cosines(vector, got)
