@@ -362,11 +362,12 @@ def check_draft(
         return build_packet(ticket, triage, why)
 
     if triage.role == "escalate_only":
-        why = (
-            "Triage could not place this ticket in a category; route it for human triage."
-            if triage.category == "unknown" or category is None
-            else f"{triage.label} is escalate-only: no draft. Hand it to the owning team."
-        )
+        if triage.category == "unknown" or category is None:
+            why = "Triage could not place this ticket in a category; route it for human triage."
+        elif category.role != "escalate_only" and triage.risks:  # the category drafts; a risk flag lowered the role
+            why = f"Escalated because of risk flag(s) {', '.join(triage.risks)}: no draft. Hand it to the owning team."
+        else:
+            why = f"{triage.label} is escalate-only: no draft. Hand it to the owning team."
         if triage.risks:
             why += " Risk flags: " + ", ".join(triage.risks) + "."
         return Draft(

@@ -120,6 +120,7 @@ class LanguageConfig(_Strict):
 class RiskConfig(_Strict):
     role: Role | None = None  # the most the AI may do when this flag is raised (null: no limit)
     phrases: list[str] = []  # extra case-insensitive phrases that raise the flag, besides the built-in detector
+    urgency: Literal["high", "urgent"] | None = None  # the least urgency a ticket with this flag gets (null: no floor)
 
     _phrases = field_validator("phrases")(_check_phrases)
 

@@ -260,6 +260,11 @@ def triage(ticket: Ticket, taxonomy: Taxonomy, query_vec: np.ndarray) -> Triage:
     sentiment = detect_sentiment(text)
     urgency, why = detect_urgency(ticket, cfg, sentiment)
     reasons += why
+    for flag in risks:  # a flag can set a floor: a customer who may be at risk is never "normal"
+        floor = cfg.risks[flag].urgency if flag in cfg.risks else None
+        if floor and _URGENCY_RANK[floor] > _URGENCY_RANK[urgency]:
+            urgency = floor
+            reasons.append(f"{floor}: risk flag {flag}")
     return Triage(
         category=category,
         confidence=round(min(max(confidence, 0.0), 1.0), 3),
@@ -285,6 +290,9 @@ _DEADLINE = re.compile(
     r"|\bdeadline\b|\bwithin (?:the next )?\d+ (?:hours?|days?)\b|\bin time for\b",
     re.I,
 )
+
+
+_URGENCY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 
 
 def detect_urgency(ticket: Ticket, cfg: TriageConfig, sentiment: str) -> tuple[str, list[str]]:

@@ -137,3 +137,11 @@ def test_a_long_step_list_is_cut_after_whole_steps_never_reordered():
     lines = d.body.splitlines()
     assert [l.split(".")[0] for l in lines] == ["1", "2", "3"]
     assert word_count(d.body) <= 40
+
+
+def test_an_escalation_caused_by_a_risk_flag_says_so_not_that_the_category_escalates():
+    body = "My parcel is late and I don't want to live anymore"
+    d = draft(ticket(message(1, body)), tri("escalate_only", risks=("self_harm",)), [SHIPPING], query_vec=EMB.embed([body])[0],
+              sentences=SentenceVectors(EMB), category=CategoryConfig(role="draft", examples=["x"]))
+    assert not d.has_draft and d.escalate
+    assert d.reason.startswith("Escalated because of risk flag(s) self_harm") and "escalate-only" not in d.reason

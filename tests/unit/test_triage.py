@@ -332,3 +332,15 @@ def test_unreadable_cache_file_is_refitted(tmp_path):
     (tmp_path / f"taxonomy-{key[:24]}.pkl").write_bytes(b"not a pickle")
     Taxonomy.build(CFG, emb, cache_dir=tmp_path)
     assert emb.calls == 2
+
+
+
+def test_a_risk_flag_sets_an_urgency_floor():
+    from worker.config import RiskConfig
+
+    cfg = CFG.model_copy(update={"risks": {"self_harm": RiskConfig(role="escalate_only", urgency="urgent")}})
+    tax = Taxonomy.build(cfg, EMB)
+    t = ticket(message(1, "where is my parcel, I don't want to live anymore"))
+    r = triage(t, tax, EMB.embed([triage_text(t)])[0])
+    assert r.risks == ("self_harm",) and r.urgency == "urgent" and r.role == "escalate_only"
+    assert "urgent: risk flag self_harm" in r.reasons
