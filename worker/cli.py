@@ -194,13 +194,19 @@ def config() -> None:
 
 @config.command("check")
 def config_check() -> None:
-    """Validate triage.yaml and routing.yaml; errors name file and line."""
+    """Validate triage.yaml, routing.yaml and knowledge.yaml; errors name file and line."""
+    from worker.kb import allowlists
+
     s = get_settings()
     try:
         cfg = load_config(s.config_dir)
-    except ConfigError as exc:
+        allowlists(s)
+    except (ConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    unrouted = sorted(set(cfg.triage.categories) - set(cfg.routing.categories))
     click.echo(f"ok: {len(cfg.triage.categories)} categories, {len(cfg.routing.all_tags())} routing tags ({s.config_dir})")
+    if unrouted:
+        click.echo(f"note: no routing in routing.yaml for {', '.join(unrouted)}: those tickets get only the shared tags")
 
 
 @main.command()

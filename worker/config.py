@@ -170,6 +170,14 @@ class RouteConfig(_Strict):
     tags: list[Tag] = []
     group: str | None = None
 
+    @field_validator("group", mode="before")
+    @classmethod
+    def _group_id(cls, v: object) -> object:
+        # A group name would pass here and then fail every note at the helpdesk: both vendors want the id.
+        if v is not None and not str(v).strip().isdigit():
+            raise ValueError(f"group must be the helpdesk's numeric group id (e.g. \"360001234567\"), not {v!r}")
+        return None if v is None else str(v).strip()
+
 
 class RoutingConfig(_Strict):
     tag_prefix: Tag = "deskhand_"  # every Deskhand tag starts with it (invariant 2), so it may not be empty

@@ -94,3 +94,18 @@ def test_triage_preview_says_when_the_worker_would_post_nothing(settings, tmp_pa
     out = run("triage", "--ticket", str(path))
     assert out.exit_code == 0
     assert out.stdout.startswith("NOTE: the worker would post nothing for this ticket: already answered by Deskhand")
+
+
+def test_config_check_covers_knowledge_yaml_and_notes_unrouted_categories(settings, tmp_path):
+    bad = tmp_path / "cfg2"
+    bad.mkdir()
+    (bad / "triage.yaml").write_text((ROOT / "config" / "triage.yaml").read_text())
+    routing = (ROOT / "config" / "routing.yaml").read_text().replace('  feedback: {tags: ["feedback"], group: null}\n', "")
+    (bad / "routing.yaml").write_text(routing)
+    (bad / "knowledge.yaml").write_text("zendesk:\n  include_drafts: maybe\n")
+    settings.config_dir = bad
+    out = run("config", "check")
+    assert out.exit_code == 1 and f"{bad / 'knowledge.yaml'}:2: zendesk.include_drafts" in out.output
+    (bad / "knowledge.yaml").unlink()
+    out = run("config", "check")
+    assert out.exit_code == 0 and "no routing in routing.yaml for feedback" in out.output

@@ -152,3 +152,11 @@ def test_unknown_key_in_a_risk_entry(tmp_path):
     bad = TRIAGE + "risks:\n  self_harm:\n    role: escalate_only\n    colour: red\n"
     with pytest.raises(ConfigError, match=r"triage.yaml:14: risks.self_harm.colour: unknown key"):
         load_config(write(tmp_path, triage=bad))
+
+
+def test_group_must_be_a_numeric_id(tmp_path):
+    bad = ROUTING.replace("{tags: [shipping]}", '{tags: [shipping], group: "trust_and_safety"}')
+    with pytest.raises(ConfigError, match=r"routing.yaml:3: categories.shipping.group: group must be the helpdesk's numeric group id"):
+        load_config(write(tmp_path, routing=bad))
+    ok = load_config(write(tmp_path, routing=ROUTING.replace("{tags: [shipping]}", "{tags: [shipping], group: 360001234567}")))
+    assert ok.routing.categories["shipping"].group == "360001234567"
