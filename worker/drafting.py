@@ -224,15 +224,40 @@ class _Unit:
         return sum(word_count(p) + 1 for p in self.parts)  # + one citation marker each
 
 
-def _units(p_idx: int, texts: list[str], vectors: np.ndarray, sims: list[float]) -> list[_Unit]:
+def section_starts(text: str) -> set[int]:
+    """Indices into `split_sentences(text)` of the first entry after each Markdown heading: a list
+    never runs across a heading ("Works with Hearth" and "Doesn't work with Hearth" stay apart)."""
+    starts: set[int] = set()
+    count = 0
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("#"):
+            starts.add(count)
+        elif line:
+            count += len(split_sentences(line))
+    return starts
+
+
+def _units(
+    p_idx: int, texts: list[str], vectors: np.ndarray, sims: list[float], starts: set[int] = frozenset(), heading: str = ""
+) -> list[_Unit]:
+    """`heading` (the section the chunk sits under) introduces a list that opens the chunk, so two
+    chunks' lists ("works with…" / "does not work with…") never read as one."""
     units: list[_Unit] = []
     i = 0
     while i < len(texts):
+        lead_in = ""
         if _LIST_ITEM.match(texts[i]):
-            j = i
-            while j < len(texts) and _LIST_ITEM.match(texts[j]):
+            j = i + 1
+            while j < len(texts) and _LIST_ITEM.match(texts[j]) and j not in starts:
                 j += 1
             idx = list(range(i, j))
+            prev = units[-1] if units else None
+            if i not in starts and prev and not prev.is_list and len(prev.parts) == 1 and texts[prev.position].rstrip().endswith(":"):
+                units.pop()  # the sentence that introduces the list travels with it
+                idx = [prev.position, *idx]
+            elif i == 0 and heading:
+                lead_in = heading.rstrip(":") + ":"
         elif _ANAPHOR.match(texts[i]) and units and not units[-1].is_list and len(units[-1].parts) == 1:
             prev = units.pop()  # glue onto the sentence it refers to
             idx = [prev.position, i]
@@ -240,12 +265,13 @@ def _units(p_idx: int, texts: list[str], vectors: np.ndarray, sims: list[float])
         else:
             idx, j = [i], i + 1
         vec = vectors[idx].mean(axis=0)
+        parts = tuple(_PAREN_REFERENCE.sub("", _CITATION.sub("", texts[k])) for k in idx)
         units.append(
             _Unit(
                 p_idx=p_idx,
                 position=idx[0],
-                parts=tuple(_PAREN_REFERENCE.sub("", _CITATION.sub("", texts[k])) for k in idx),
-                is_list=bool(_LIST_ITEM.match(texts[idx[0]])),
+                parts=(lead_in, *parts) if lead_in else parts,
+                is_list=any(_LIST_ITEM.match(texts[k]) for k in idx),
                 sim=max(sims[k] for k in idx),
                 vector=vec / (np.linalg.norm(vec) or 1.0),
             )
@@ -275,7 +301,8 @@ def _pick_sentences(passages: list[Passage], query_vec: np.ndarray, cache: Sente
         texts, vectors = cache.get(passage)
         if not texts:
             continue
-        for unit in _units(p_idx, texts, vectors, (vectors @ query_vec).tolist()):
+        heading = passage.section if passage.section and passage.section != passage.title else ""
+        for unit in _units(p_idx, texts, vectors, (vectors @ query_vec).tolist(), section_starts(passage.text), heading):
             text = " ".join(unit.parts)
             if unit.sim >= MIN_SENTENCE_SCORE and word_count(text) >= 5 and (unit.is_list or not _CROSS_REFERENCE.search(text)):
                 # the passage's own relevance counts as much as the sentence's

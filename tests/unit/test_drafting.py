@@ -145,3 +145,16 @@ def test_an_escalation_caused_by_a_risk_flag_says_so_not_that_the_category_escal
               sentences=SentenceVectors(EMB), category=CategoryConfig(role="draft", examples=["x"]))
     assert not d.has_draft and d.escalate
     assert d.reason.startswith("Escalated because of risk flag(s) self_harm") and "escalate-only" not in d.reason
+
+
+def test_lists_under_different_headings_stay_apart_and_keep_their_lead_in():
+    p = Passage(chunk_id="h#0", article_id="h", title="Hearth", score=0.9, text=(
+        "## Works with Hearth\n- Gas boilers with a thermostat wire.\n- Heat pumps with an on/off signal.\n"
+        "## Does not work with Hearth\n- Electric heaters on a wall socket.\n- District heating without a boiler."))
+    d = run("Does Hearth work with heat pumps and gas boilers?", passages=(p,))
+    assert "Gas boilers" in d.body and "Heat pumps" in d.body
+    assert "Electric heaters" not in d.body or "Gas boilers" not in d.body  # never one merged list
+    q = Passage(chunk_id="c#0", article_id="c", title="Charged twice", score=0.9, text=(
+        "If both amounts are still there after 7 days:\n1. Find your order number.\n2. Note the date of each charge."))
+    d2 = run("both amounts still there after 7 days, find order number and date of each charge", passages=(q,))
+    assert "If both amounts are still there after 7 days: [1]\n1. Find your order number. [1]\n2. Note the date of each charge. [1]" in d2.body
