@@ -135,9 +135,10 @@ def main() -> None:
         uncited_drafts += not d.citations or not any(marks for _, marks in cited)
         for sentence, marks in cited:
             sentences += 1
-            # [n] names an article; the sentence may come from any retrieved passage (chunk) of it
+            # [n] names an article; the sentence may come from any retrieved passage (chunk) of it. A
+            # chunk's section heading is the source's own words too (drafts use it to introduce a list).
             valid += bool(marks) and all(1 <= n <= len(d.citations) for n in marks) and any(
-                states(q.text, sentence) for n in marks if 1 <= n <= len(d.citations)
+                states(f"{q.section}:\n{q.text}", sentence) for n in marks if 1 <= n <= len(d.citations)
                 for q in a.passages if q.article_id == d.citations[n - 1].article_id)
 
     n = len(tickets)
