@@ -35,7 +35,7 @@ def sync_folder(
     """
     articles = [a for a in load_path(path) if allow.allows(sections=(a.section,), labels=a.labels, locale=a.locale)]
     if not articles and not allow_empty:
-        raise ValueError(f"{path}: no approved articles found; refusing to empty the index (pass allow_empty to do that)")
+        raise ValueError(f"{path}: no approved articles found; refusing to empty the index (`deskhand kb sync --allow-empty` does it on purpose)")
     return index.sync(articles, source=FOLDER_SOURCE, progress=progress)
 
 
