@@ -9,9 +9,6 @@
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -26,14 +23,9 @@ from pathlib import Path
 import requests
 
 from integrations.local import html_to_text
+from integrations.zendesk import sign_body
 
 JOB_END_EVENTS = {"note_posted", "skipped", "post_failed", "ticket_unreadable"}
-
-
-def sign_zendesk(secret: str, timestamp: str, body: bytes) -> str:
-    """base64(HMAC-SHA256(secret, timestamp + body)), as Zendesk signs webhooks
-    (https://developer.zendesk.com/documentation/webhooks/verifying/)."""
-    return base64.b64encode(hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()).decode()
 
 
 def send_webhook(base_url: str, secret: str, ticket_id: int, actor_id: str) -> requests.Response:
@@ -44,7 +36,7 @@ def send_webhook(base_url: str, secret: str, ticket_id: int, actor_id: str) -> r
     headers = {
         "Content-Type": "application/json",
         "X-Zendesk-Webhook-Signature-Timestamp": ts,
-        "X-Zendesk-Webhook-Signature": sign_zendesk(secret, ts, body),
+        "X-Zendesk-Webhook-Signature": sign_body(secret, ts, body),
         "X-Zendesk-Webhook-Invocation-Id": secrets.token_hex(8),
     }
     return requests.post(f"{base_url}/webhooks/zendesk", data=body, headers=headers, timeout=10)
