@@ -39,7 +39,16 @@ from chromadb.errors import InvalidArgumentError
 from knowledge.chunking import Chunk, chunk_article
 from knowledge.embeddings import Embedder
 from knowledge.models import Article, Passage
-from knowledge.retrieval import Candidate, Fusion, LexicalIndex, age_days, is_stale, select, weighted_rrf
+from knowledge.retrieval import (
+    TITLE_FIELD_WEIGHT,
+    Candidate,
+    Fusion,
+    LexicalIndex,
+    age_days,
+    is_stale,
+    select,
+    weighted_rrf,
+)
 
 # Bump when the stored metadata or vectors change meaning, so the next sync rewrites every article.
 _FINGERPRINT_VERSION = 3
@@ -128,7 +137,8 @@ class KnowledgeIndex:
     is how many chunks are embedded and written per Chroma call; `title_weight` is the article
     title's weight in each chunk's vector (0: the chunk alone). `mode` is the default retrieval
     (hybrid | dense | bm25), `fusion` its weights, `candidates` how many chunks each method
-    proposes. A passage is stale when older than `stale_after_days` (None: never by age) or
+    proposes, `lexical_title_weight` the weight of the article-title field in BM25 (see
+    `LexicalIndex`; 0: titles count only as words of each chunk). A passage is stale when older than `stale_after_days` (None: never by age) or
     outdated upstream; `clock` gives "now" (UTC) for that.
 
     Raises ValueError if neither or both of `path` and `client` are given, or if an existing
@@ -149,6 +159,7 @@ class KnowledgeIndex:
         mode: Mode = "hybrid",
         fusion: Fusion = Fusion(),
         candidates: int = 50,
+        lexical_title_weight: float = TITLE_FIELD_WEIGHT,
         stale_after_days: int | None = 365,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
@@ -162,6 +173,8 @@ class KnowledgeIndex:
             raise ValueError(f"candidates must be >= 1, got {candidates}")
         if title_weight < 0:
             raise ValueError(f"title_weight must be >= 0, got {title_weight}")
+        if lexical_title_weight < 0:
+            raise ValueError(f"lexical_title_weight must be >= 0, got {lexical_title_weight}")
         self._path = str(Path(path).resolve()) if path is not None else None
         self._name = collection
         self._embedder = embedder
@@ -172,6 +185,7 @@ class KnowledgeIndex:
         self.mode: Mode = mode
         self.fusion = fusion
         self._candidates = candidates
+        self.lexical_title_weight = float(lexical_title_weight)
         self.stale_after_days = stale_after_days
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._client = client
@@ -187,7 +201,7 @@ class KnowledgeIndex:
             )
         self._revision = self._metadata().get(_REVISION_KEY)
         self._lexical: LexicalIndex | None = None
-        self._lexical_revision: Any = None
+        self._lexical_key: Any = None
 
     # -- Chroma plumbing ------------------------------------------------------------------------
 
@@ -641,14 +655,19 @@ class KnowledgeIndex:
         return cosines
 
     def _lexical_index(self) -> LexicalIndex:
-        if self._lexical is None or self._lexical_revision != self._revision:
-            ids, texts, languages = [], [], []
+        """The BM25 index of every chunk (title, heading and text; the title also as its own field),
+        built from the stored documents and metadata; rebuilt after any write or weight change."""
+        key = (self._revision, self.lexical_title_weight)
+        if self._lexical is None or self._lexical_key != key:
+            ids, texts, languages, titles = [], [], [], []
             for chunk_id, document, metadata in self._all_rows(include=["documents", "metadatas"]):
+                title = str(metadata.get("title", ""))
                 ids.append(chunk_id)
-                texts.append("\n".join(p for p in (metadata.get("title", ""), metadata.get("heading", ""), document) if p))
+                texts.append("\n".join(p for p in (title, metadata.get("heading", ""), document) if p))
                 languages.append(str(metadata.get("language") or _language(str(metadata.get("locale", "en")))))
-            self._lexical = LexicalIndex(ids, texts, languages)
-            self._lexical_revision = self._revision
+                titles.append(title)
+            self._lexical = LexicalIndex(ids, texts, languages, titles=titles, title_weight=self.lexical_title_weight)
+            self._lexical_key = key
         return self._lexical
 
     def _passage(self, candidate: Candidate, document: str, metadata: dict[str, Any], now: datetime) -> Passage:

@@ -2,8 +2,8 @@
 minimum-score cut-off with the per-article cap, and freshness.
 
 Hybrid search (see `KnowledgeIndex.search`) takes the dense candidates (Chroma, cosine) and the
-lexical candidates (BM25 over title, heading and text), fuses their ranks with weighted reciprocal
-rank fusion, and then keeps, in fused order, only candidates whose *cosine* similarity reaches the
+lexical candidates (BM25 over title, heading and text, plus the article title as a field of its
+own), fuses their ranks with weighted reciprocal rank fusion, and then keeps, in fused order, only candidates whose *cosine* similarity reaches the
 minimum score, so a lexical-only match never lets an unrelated passage through.
 """
 from __future__ import annotations
@@ -16,12 +16,20 @@ from typing import Any
 
 import numpy as np
 
-# Tuned on StackFAQ (benchmarks/retrieval_quality.py --tune; 4 of 5 cross-validation folds chose
-# this): BM25 only reorders dense candidates whose ranks are close, and never outvotes a clearly
-# better dense match. Equal weights (classic RRF, k=60) cost 0.04 MRR@10 there.
+# BM25 only reorders dense candidates whose ranks are close, and never outvotes a clearly better
+# dense match. On StackFAQ (benchmarks/retrieval_quality.py --tune) equal weights (classic RRF,
+# k=60) cost 0.04 MRR@10; these weights score within 0.0002 of dense alone, and the
+# cross-validation folds pick a lexical weight of 0 there (its queries paraphrase titles, so words
+# add nothing the model misses). 0.3 is kept for help centers where exact words (error codes,
+# product names) matter.
 DENSE_WEIGHT = 1.0
 LEXICAL_WEIGHT = 0.3
 RRF_K = 1
+# Weight of the article-title field in BM25 (0: titles count only as words of each chunk). A help
+# center title names the question an article answers; in a ~200-word chunk its words weigh little.
+# On StackFAQ (benchmarks/retrieval_quality.py --tune) it lifts BM25 MRR@10 from 0.82 to 0.87; the
+# 5 cross-validation folds chose 1.0 or 0.75.
+TITLE_FIELD_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -101,20 +109,41 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
 class LexicalIndex:
     """BM25 (bm25s, Lucene variant) over a fixed list of texts; rebuilt, not updated, when the index changes.
 
-    `languages[i]` is the language of text i ("en"), used by the locale filter.
+    `languages[i]` is the language of text i ("en"), used by the locale filter. `titles[i]`, when
+    given, is the title of the article text i belongs to: titles are then also scored as a field of
+    their own (each distinct title one BM25 document, so IDF counts titles, not chunks), and a
+    text scores BM25(text) + `title_weight` · BM25(its title) — a simple form of BM25F's field
+    weights. Raises ValueError when the lists differ in length or `title_weight` is negative.
     """
 
-    def __init__(self, ids: Sequence[str], texts: Sequence[str], languages: Sequence[str]) -> None:
+    def __init__(
+        self,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        languages: Sequence[str],
+        *,
+        titles: Sequence[str] | None = None,
+        title_weight: float = TITLE_FIELD_WEIGHT,
+    ) -> None:
         import bm25s
 
-        if not len(ids) == len(texts) == len(languages):
-            raise ValueError("ids, texts and languages must have the same length")
+        if not len(ids) == len(texts) == len(languages) or (titles is not None and len(titles) != len(ids)):
+            raise ValueError("ids, texts, languages (and titles) must have the same length")
+        if title_weight < 0:
+            raise ValueError(f"title_weight must be >= 0, got {title_weight}")
         self.ids = list(ids)
         self._languages = np.asarray([lang.lower() for lang in languages], dtype=object)
         self._locale_masks: dict[tuple[str, ...], np.ndarray] = {}
-        self._bm25 = bm25s.BM25() if self.ids else None
-        if self._bm25 is not None:
-            self._bm25.index(tokenize(texts), show_progress=False)
+        self._bm25 = _bm25(texts) if self.ids else None
+        # The title field: distinct titles, and for each text the position of its title among them.
+        self._title_weight = float(title_weight)
+        self._title_bm25: bm25s.BM25 | None = None
+        self._title_of = np.zeros(0, dtype=np.int64)
+        if self.ids and titles is not None and self._title_weight:
+            distinct = sorted(set(titles))
+            position = {title: i for i, title in enumerate(distinct)}
+            self._title_of = np.asarray([position[title] for title in titles], dtype=np.int64)
+            self._title_bm25 = _bm25(distinct)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -122,17 +151,20 @@ class LexicalIndex:
     def search(self, query: str, n: int, *, languages: Sequence[str] | None = None) -> list[tuple[str, float]]:
         """Up to `n` (id, BM25 score) pairs with a score above 0, best first; [] when no query word is indexed.
 
-        `languages`, when given, keeps only texts in one of those languages.
+        The score includes the weighted title field when titles were given. `languages`, when
+        given, keeps only texts in one of those languages.
         """
         if self._bm25 is None or n < 1:
             return []
-        vocab = self._bm25.vocab_dict
-        tokens = [token for token in tokenize([query])[0] if token in vocab]
-        if not tokens:
-            return []
-        scores = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+        query_tokens = tokenize([query])[0]
+        scores = _scores(self._bm25, query_tokens, len(self.ids))
+        if self._title_bm25 is not None:
+            title_scores = _scores(self._title_bm25, query_tokens, int(self._title_of.max()) + 1)
+            scores = scores + self._title_weight * title_scores[self._title_of]
         if languages:
             scores = scores * self._mask(languages)
+        if not scores.any():
+            return []
         n = min(n, len(scores))
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top], kind="stable")]
@@ -143,6 +175,23 @@ class LexicalIndex:
         if key not in self._locale_masks:
             self._locale_masks[key] = np.isin(self._languages, key).astype(np.float32)
         return self._locale_masks[key]
+
+
+def _bm25(texts: Sequence[str]) -> Any:
+    import bm25s
+
+    model = bm25s.BM25()
+    model.index(tokenize(texts), show_progress=False)
+    return model
+
+
+def _scores(model: Any, query_tokens: Sequence[str], size: int) -> np.ndarray:
+    """BM25 score of every document of `model` for the query tokens it knows (zeros when none)."""
+    vocab = model.vocab_dict
+    tokens = [token for token in query_tokens if token in vocab]
+    if not tokens:
+        return np.zeros(size, dtype=np.float32)
+    return np.asarray(model.get_scores(tokens), dtype=np.float32)
 
 
 # ---------------------------------------------------------------------------------------------

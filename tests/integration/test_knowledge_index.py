@@ -360,3 +360,28 @@ def test_score_is_the_chunk_own_cosine_whatever_the_title_blend(tmp_path: Path, 
     plain_scores = {p.chunk_id: p.score for p in plain.search(query, top_k=4, min_score=-1, mode="dense")}
     for p in blended.search(query, top_k=4, min_score=-1):
         assert p.score == pytest.approx(plain_scores[p.chunk_id], abs=1e-4)
+
+
+def test_bm25_scores_the_article_title_as_a_field(tmp_path: Path, embedder: Embedder) -> None:
+    email = Article(
+        id="email-change",
+        title="Change your e-mail address",
+        body="Your password is needed: type your password, then the new address. "
+        "A wrong password locks the form; reset it with Cancel.",
+    )
+    password = Article(
+        id="password-help",
+        title="Reset your password",
+        body="## Ask for a link\nOn the sign-in page choose Forgot, type the address you signed up with and follow "
+        "the link we send you by e-mail.\n\n## If the link expired\nThe link stays valid for 30 minutes. If it "
+        "expired, ask for a new one from the same page and check your spam folder.",
+    )
+    kb = KnowledgeIndex(path=tmp_path / "chroma", embedder=embedder)
+    kb.sync([email, password, SHIPPING, PRINTER])
+
+    def bm25_order() -> list[str]:
+        return [p.chunk_id for p in kb.search("reset password", mode="bm25", top_k=3, min_score=-1.0, max_per_article=2)]
+
+    assert bm25_order()[:2] == ["password-help#0", "password-help#1"]  # the title field lifts both chunks
+    kb.lexical_title_weight = 0.0  # titles only as words of each chunk: "password" said thrice wins
+    assert bm25_order()[0] == "email-change#0"

@@ -74,6 +74,54 @@ def test_lexical_index_ranks_by_bm25_and_filters_by_language() -> None:
     assert LexicalIndex([], [], []).search("anything", 5) == []
 
 
+# Chunks as the index hands them to BM25: each text starts with its article's title. The e-mail
+# article says "password" often in passing; the password article's title names the question but
+# its two chunks do not repeat it.
+TITLED = {
+    "ids": ["email#0", "password#0", "password#1", "shipping#0", "printer#0"],
+    "titles": ["Change your e-mail address", "Reset your password", "Reset your password", "Shipping times", "Clear a printer jam"],
+    "texts": [
+        "Change your e-mail address\nYour password is needed: type your password, then the new address. "
+        "A wrong password locks the form; reset it with Cancel.",
+        "Reset your password\nOn the sign-in page choose Forgot, type the address you signed up with and follow "
+        "the link we send you by e-mail.",
+        "Reset your password\nThe link stays valid for 30 minutes. If it expired, ask for a new one from the same "
+        "page and check your spam folder.",
+        "Shipping times\nStandard shipping takes 3 to 5 business days.",
+        "Clear a printer jam\nTurn the printer off and open the rear tray.",
+    ],
+}
+
+
+def titled_index(title_weight: float) -> LexicalIndex:
+    return LexicalIndex(TITLED["ids"], TITLED["texts"], ["en"] * 5, titles=TITLED["titles"], title_weight=title_weight)
+
+
+def test_title_field_lifts_the_article_whose_title_names_the_question() -> None:
+    without = titled_index(0.0).search("reset password", 10)
+    with_title = titled_index(1.0).search("reset password", 10)
+
+    # Words alone: the chunk that repeats "password" wins.
+    assert [i for i, _ in without][0] == "email#0"
+    # As a field, the title adds the same score to every chunk of its article, so both password
+    # chunks move up by it and the e-mail chunk (whose title has neither word) does not.
+    assert [i for i, _ in with_title][0] == "password#0"
+    gained = {i: dict(with_title)[i] - dict(without)[i] for i in ("email#0", "password#0", "password#1")}
+    assert gained["email#0"] == pytest.approx(0.0)
+    assert gained["password#0"] == pytest.approx(gained["password#1"]) and gained["password#0"] > 0
+    assert "shipping#0" not in dict(with_title)
+
+
+def test_title_field_is_optional_and_checked() -> None:
+    plain = LexicalIndex(TITLED["ids"], TITLED["texts"], ["en"] * 5)
+
+    assert plain.search("reset password", 10) == titled_index(0.0).search("reset password", 10)
+    with pytest.raises(ValueError):
+        LexicalIndex(TITLED["ids"], TITLED["texts"], ["en"] * 5, titles=["one title"])
+    with pytest.raises(ValueError):
+        titled_index(-1.0)
+
+
 def test_tokenize_stems_and_drops_stopwords() -> None:
     assert tokenize(["The printers are jamming"]) == [["printer", "jam"]]
 
