@@ -176,13 +176,37 @@ def _split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
         raise ValueError(f"{path}: front matter opened with '---' on line 1 is never closed")
     try:
         meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+    except yaml.MarkedYAMLError as exc:
+        line, what = _yaml_error_line(exc)
+        # +2: YAML counts from 0, and the front matter starts on the file's line 2, after '---'.
+        raise ValueError(f"{path}:{line + 2}: invalid YAML front matter: {what}") from exc
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 2}" if mark is not None else f"{path}"  # +2: 0-based, after '---'
-        raise ValueError(f"{where}: invalid YAML front matter: {exc}") from exc
+        raise ValueError(f"{path}: invalid YAML front matter: {exc}") from exc
     if not isinstance(meta, dict):
         raise ValueError(f"{path}: front matter must be a mapping of keys to values, got {type(meta).__name__}")
     return meta, "\n".join(lines[end + 1 :])
+
+
+# Constructs YAML lets run over several lines until they are closed: when one is never closed, the
+# parser notices only where the front matter ends (or at the next key), lines after the mistake.
+_UNCLOSED_CONTEXTS = ("while scanning a quoted scalar", "while parsing a flow sequence", "while parsing a flow mapping")
+
+
+def _yaml_error_line(exc: yaml.MarkedYAMLError) -> tuple[int, str]:
+    """(0-based line within the YAML text, a one-line description) of a YAML error.
+
+    The line is where the mistake is: for an unclosed quote, `[` or `{`, where it was opened (the
+    error's context mark), else where the parser stopped (its problem mark). The description leaves
+    out PyYAML's own positions, which count from the start of the front matter, not of the file.
+    """
+    unclosed = exc.context in _UNCLOSED_CONTEXTS and exc.context_mark is not None
+    mark = exc.context_mark if unclosed else exc.problem_mark
+    line = mark.line if mark is not None else 0
+    if unclosed:
+        opener = "quote" if "quoted" in (exc.context or "") else "bracket"
+        return line, f"the {opener} opened on this line is never closed ({exc.problem})"
+    parts = [part for part in (exc.context, exc.problem) if part]
+    return line, ": ".join(parts) or "not valid YAML"
 
 
 def _str_field(meta: Mapping[str, Any], key: str, path: Path) -> str:

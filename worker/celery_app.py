@@ -2,7 +2,8 @@
 
 The embedded broker lets one machine run `deskhand serve` with no Redis, but a message is removed from
 the queue when it is fetched, so a crash mid-job loses that job (at-most-once); Redis with `acks_late`
-re-delivers it. `celery -A worker.celery_app worker -Q tickets` is the Procfile's worker.
+re-delivers it. `celery -A worker.celery_app worker -Q tickets` is the Procfile's worker, `-Q knowledge`
+its help-center sync worker; `deskhand serve` runs one worker on both queues.
 """
 from __future__ import annotations
 
@@ -41,7 +42,15 @@ def make_celery(settings: Settings, *, result_backend: bool = True) -> Celery:
             broker_url=settings.redis_url,
             task_ignore_result=False,
             result_expires=86400,
-            broker_transport_options={"socket_connect_timeout": 2, "socket_timeout": 5, "visibility_timeout": 3600},
+            broker_transport_options={
+                "socket_connect_timeout": 2,
+                "socket_timeout": 5,
+                "visibility_timeout": 3600,
+                # A worker consuming several queues (`deskhand serve`: tickets, knowledge) polls them in
+                # the order given, so waiting ticket jobs go before help-center syncs. The embedded
+                # filesystem broker has no such option: it takes from its queues in turn.
+                "queue_order_strategy": "priority",
+            },
         )
     else:
         folder = (settings.data_dir / "broker").resolve()

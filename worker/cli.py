@@ -15,26 +15,43 @@ from worker.settings import get_settings
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-@click.group()
+MAIN_EPILOG = (
+    "Settings come from the environment and ./.env (see .env.example); run deskhand from the repository "
+    "folder, or set CONFIG_DIR and DATA_DIR. Logs go to stderr (LOG_LEVEL, LOG_JSON); stdout carries only "
+    "each command's output."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=MAIN_EPILOG)
+@click.version_option(package_name="deskhand")
 def main() -> None:
     """Deskhand: triage, grounded drafts as private internal notes, routing tags."""
+    # Every command logs to stderr, so stdout stays the command's own output (a report, JSON) even for
+    # libraries that log while it runs; structlog would otherwise print to stdout.
+    s = get_settings()
+    configure_logging(s.log_level, s.log_json)
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the webhook intake listens on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port of the webhook intake.")
 def serve(host: str, port: int) -> None:
-    """Intake and a ticket worker in one process (embedded broker unless REDIS_URL is set)."""
+    """Run the webhook intake and one worker in one process.
+
+    The worker runs ticket jobs and help-center sync jobs (the `tickets` and `knowledge` queues),
+    one at a time; with Redis, waiting ticket jobs go before syncs. With KB_SYNC_SOURCES and
+    KB_SYNC_INTERVAL_S set, it also runs the periodic sync (the Procfile's `beat`). The queue is an embedded broker
+    under DATA_DIR unless REDIS_URL is set; the embedded broker loses a job that runs when the
+    process dies. For production, run the Procfile's processes instead. Stop with Ctrl+C.
+    """
+    import structlog
     from werkzeug.serving import make_server
 
-    from worker.celery_app import TICKETS_QUEUE, app
+    from worker.celery_app import KNOWLEDGE_QUEUE, TICKETS_QUEUE, app
     from worker.web import create_app
     from worker.wiring import worker_pipeline
 
     s = get_settings()
-    configure_logging(s.log_level, s.log_json)
-    import structlog
-
     log = structlog.get_logger("deskhand.serve")
     try:
         load_config(s.config_dir)
@@ -51,7 +68,7 @@ def serve(host: str, port: int) -> None:
     threading.Thread(target=server.serve_forever, name="intake", daemon=True).start()
     log.info("serving", url=f"http://{host}:{server.server_port}", helpdesk=s.helpdesk)
     worker = app.Worker(
-        queues=[TICKETS_QUEUE],
+        queues=[TICKETS_QUEUE, KNOWLEDGE_QUEUE],  # no separate `kb` worker here: this one runs syncs too
         pool="solo",
         concurrency=1,
         loglevel=s.log_level,
@@ -59,6 +76,9 @@ def serve(host: str, port: int) -> None:
         without_mingle=True,
         without_heartbeat=True,
         quiet=True,
+        # KB_SYNC_SOURCES + KB_SYNC_INTERVAL_S: the periodic sync runs here too (the Procfile's `beat`)
+        beat=bool(app.conf.beat_schedule),
+        schedule_filename=str(Path(s.data_dir) / "celerybeat-schedule"),
     )
     try:
         worker.start()
@@ -67,10 +87,17 @@ def serve(host: str, port: int) -> None:
 
 
 @main.command()
-@click.option("--port", default=0, type=int, help="Port for the demo service (0: any free port).")
-@click.option("--timeout", "timeout_s", default=300, show_default=True, type=int, help="Seconds to wait for the jobs.")
+@click.option("--port", default=0, type=int, help="Port for the demo's `deskhand serve` (default: any free port).")
+@click.option("--timeout", "timeout_s", default=300, show_default=True, type=int,
+              help="Seconds to wait for the jobs before giving up.")
 def demo(port: int, timeout_s: int) -> None:
-    """Index the sample help center, start the service, send signed webhooks, print every note posted."""
+    """Run the end-to-end demo on the sample tickets.
+
+    No account, API key or Redis is needed. Indexes demo/help_center, starts `deskhand serve` (local
+    helpdesk, embedded broker), sends each sample ticket a signed webhook and prints every internal
+    note posted. Everything happens under var/demo/, which is emptied first; your own index and
+    store are not touched.
+    """
     from worker.demo import run_demo
 
     sys.exit(run_demo(PROJECT_ROOT / "demo", port=port, timeout_s=timeout_s))
@@ -78,17 +105,23 @@ def demo(port: int, timeout_s: int) -> None:
 
 @main.group()
 def kb() -> None:
-    """The help-center index: sync approved sources, search, stats, stale articles."""
+    """Sync, search and inspect the help-center index."""
 
 
 @kb.command("sync")
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
-@click.option("--source", "source", help="zendesk, freshdesk, or a PATH (same as the argument).")
-@click.option("--full", is_flag=True, help="Zendesk: export every article again instead of the changes since the last sync.")
-@click.option("--allow-empty", is_flag=True, help="Let a folder with no approved article empty the index (refused otherwise).")
+@click.option("--source", "source", metavar="zendesk|freshdesk|PATH",
+              help="Zendesk Help Center, Freshdesk Solutions, or a PATH (same as giving PATH).")
+@click.option("--full", is_flag=True, help="Zendesk only: export every article again, not only the changes since the last sync.")
+@click.option("--allow-empty", is_flag=True, help="Let a PATH with no approved article empty the index (refused otherwise).")
 def kb_sync(path: Path | None, source: str | None, full: bool, allow_empty: bool) -> None:
-    """Sync one approved source into the index: a folder/file of Markdown, HTML or JSONL articles
-    (the full approved set, so removed articles disappear), Zendesk Help Center or Freshdesk Solutions."""
+    """Sync one approved source into the help-center index.
+
+    PATH is a folder or file of Markdown, HTML, JSON or JSONL articles. It is the full approved set:
+    articles no longer in it are removed from the index. --source zendesk or freshdesk syncs the
+    Help Center or Solutions articles that config/knowledge.yaml approves, with the credentials in
+    .env. Unchanged articles embed nothing.
+    """
     from integrations.base import HelpdeskError
     from worker.kb import run_sync
 
@@ -122,29 +155,58 @@ def kb_sync(path: Path | None, source: str | None, full: bool, allow_empty: bool
 
 @kb.command("search")
 @click.argument("text")
-@click.option("--top-k", default=5, show_default=True, type=int)
-@click.option("--locale", default=None, help="Only articles in this locale or language (en, en-us).")
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default=None, help="Default: KB_RETRIEVAL.")
-@click.option("--min-score", default=0.0, show_default=True, type=float, help="Minimum cosine similarity.")
+@click.option("--top-k", default=5, show_default=True, type=int, help="How many passages to print at most.")
+@click.option("--locale", default=None, help="Only articles in this locale; a language matches its locales (en finds en-us).")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default=None,
+              help="Retrieval: dense and BM25 fused, dense only, or BM25 only (default: KB_RETRIEVAL).")
+@click.option("--min-score", default=0.0, show_default=True, type=float,
+              help="Hide passages below this cosine similarity (drafts use MIN_PASSAGE_SCORE).")
 def kb_search(text: str, top_k: int, locale: str | None, mode: str | None, min_score: float) -> None:
-    """Print the top passages for TEXT, in retrieval order, with their cosine similarity."""
+    """Print the passages that best match TEXT.
+
+    Passages come in retrieval order, best first, as drafting would get them, each with its cosine
+    similarity to TEXT; stale ones are marked [stale].
+    """
     from worker.wiring import build_index
 
     if not text.strip():
         raise click.UsageError("TEXT is empty: give the words to search for")
 
-    passages = build_index(get_settings()).search(text, top_k=top_k, locale=locale, mode=mode, min_score=min_score)
+    index = build_index(get_settings())
+    passages = index.search(text, top_k=top_k, locale=locale, mode=mode, min_score=min_score)
     if not passages:
-        click.echo("no passages (is the index empty? run `deskhand kb sync PATH`)")
+        click.echo(_why_no_passages(index, locale, min_score))
     for p in passages:
         snippet = " ".join(p.text.split())[:160]
         flags = " [stale]" if p.stale else ""
         click.echo(f"{p.score:.3f}  {p.title}  [{p.article_id}]{flags}\n       {snippet}")
 
 
+def _why_no_passages(index, locale: str | None, min_score: float) -> str:
+    """The reason `kb search` found nothing: an empty index, a locale no article is in, or the scores."""
+    if index.count() == 0:
+        return "no passages: the index is empty; run `deskhand kb sync PATH` (or --source zendesk|freshdesk) first"
+    if locale:
+        locales = sorted({info.locale for info in index.article_infos()})
+        # Search matches by language ("en" finds en-us articles), so compare languages the same way.
+        if _language(locale) not in {_language(indexed) for indexed in locales}:
+            return f"no passages: no article is indexed in locale {locale}; indexed locales: {', '.join(locales)}"
+    if min_score > 0:
+        return f"no passages with a cosine similarity of at least {min_score} (--min-score)"
+    return "no passages matched"
+
+
+def _language(locale: str) -> str:
+    """"en" for en, en-us, en_US or EN."""
+    return locale.replace("_", "-").split("-")[0].lower()
+
+
 @kb.command("stats")
 def kb_stats() -> None:
-    """Chunks and articles in the index, per source and locale, and each source's sync cursor."""
+    """Count the index's chunks and articles per source and locale.
+
+    Also prints how many articles are stale or outdated, and the Zendesk sync cursor.
+    """
     from collections import Counter
 
     from worker.wiring import build_index
@@ -168,9 +230,12 @@ def kb_stats() -> None:
 
 
 @kb.command("stale")
-@click.option("--days", type=int, default=None, help="Older than this many days (default: KB_STALE_AFTER_DAYS).")
+@click.option("--days", type=int, default=None, help="Stale when older than this many days (default: KB_STALE_AFTER_DAYS).")
 def kb_stale(days: int | None) -> None:
-    """List stale or outdated articles by section, oldest first: the knowledge owners' review list."""
+    """List stale or outdated articles, by section, oldest first.
+
+    The knowledge owners' review list: articles older than --days, or marked outdated upstream.
+    """
     from worker.wiring import build_index
 
     stale = build_index(get_settings()).stale_articles(days)
@@ -189,12 +254,15 @@ def kb_stale(days: int | None) -> None:
 
 @main.group()
 def config() -> None:
-    """Ops configuration (config/*.yaml)."""
+    """Check the ops configuration (CONFIG_DIR, default config/)."""
 
 
 @config.command("check")
 def config_check() -> None:
-    """Validate triage.yaml, routing.yaml and knowledge.yaml; errors name file and line."""
+    """Validate triage.yaml, routing.yaml and knowledge.yaml.
+
+    Reads them from CONFIG_DIR (default config/); an error names the file and line.
+    """
     from worker.kb import allowlists
 
     s = get_settings()
@@ -211,10 +279,16 @@ def config_check() -> None:
 
 @main.command()
 @click.argument("text", required=False)
-@click.option("--ticket", "ticket_file", type=click.Path(exists=True, path_type=Path), help="A ticket JSON (local format).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (triage, tags, group) instead.")
+@click.option("--ticket", "ticket_file", type=click.Path(exists=True, path_type=Path),
+              help="A ticket JSON file in the local helpdesk's format (e.g. demo/tickets/1001.json) instead of TEXT.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object (triage, tags, group, priority, drafted, would_skip) instead of the preview.")
 def triage(text: str | None, ticket_file: Path | None, as_json: bool) -> None:
-    """Preview triage (with its reasons), the tags and group, and the note for TEXT or a ticket file, posting nothing."""
+    """Preview what Deskhand would do with a ticket; posts nothing.
+
+    TEXT is one customer message. Prints the triage with its reasons, the tags and group, and the
+    internal note, drafted from the index `deskhand kb sync` built.
+    """
     from dataclasses import asdict
 
     from integrations.base import PermanentHelpdeskError
@@ -234,7 +308,6 @@ def triage(text: str | None, ticket_file: Path | None, as_json: bool) -> None:
     else:
         raise click.UsageError("give TEXT or --ticket FILE")
     s = get_settings()
-    configure_logging(s.log_level, s.log_json)  # logs to stderr: stdout is the preview (or its JSON)
     try:
         p = build_pipeline(s, helpdesk=None, with_store=False)
     except ConfigError as exc:
@@ -247,7 +320,8 @@ def triage(text: str | None, ticket_file: Path | None, as_json: bool) -> None:
     a = analyze(ticket, message, p)
     t = a.triage
     if as_json:
-        click.echo(json.dumps({"triage": asdict(t), "tags": list(a.note.tags), "group": a.note.group, "drafted": a.draft.has_draft,
+        click.echo(json.dumps({"triage": asdict(t), "tags": list(a.note.tags), "group": a.note.group, "priority": a.priority,
+                               "drafted": a.draft.has_draft,
                                "would_skip": would_skip or None}))
         return
     if would_skip:
@@ -261,22 +335,32 @@ def triage(text: str | None, ticket_file: Path | None, as_json: bool) -> None:
     click.echo(f"risk flags:   {', '.join(t.risks) or '-'}")
     click.echo("reasons:\n" + "\n".join(f"  - {r}" for r in t.reasons))
     click.echo(f"tags:         {' '.join(a.note.tags)}\ngroup:        {a.note.group or '-'}")
+    click.echo(f"priority:     {f'at least {a.priority} (raised, never lowered)' if a.priority else '-'}")
     click.echo("\n--- the internal note (not posted) ---")
     click.echo(html_to_text(a.note.html))
 
 
 @main.command("eval")
-@click.option("--tickets", "tickets_path", required=True, type=click.Path(exists=True, path_type=Path), help="CSV or JSONL of tickets.")
-@click.option("--kb", "kb_path", required=True, type=click.Path(exists=True, path_type=Path), help="Knowledge base folder or JSON/JSONL.")
-@click.option("--text-field", default="instruction", show_default=True)
-@click.option("--label-field", default="category", show_default=True)
-@click.option("--examples-per-category", default=10, show_default=True, type=int)
-@click.option("--seed", default=13, show_default=True, type=int)
-@click.option("--roles", default="", help="CATEGORY=role,… for the built taxonomy (default: draft for all).")
-@click.option("--limit", default=0, type=int, help="Evaluate at most N tickets (0: all).")
-@click.option("--work-dir", default=Path("var/eval"), type=click.Path(path_type=Path), show_default=True)
+@click.option("--tickets", "tickets_path", required=True, type=click.Path(exists=True, path_type=Path),
+              help="CSV (with a header) or JSONL of labelled tickets.")
+@click.option("--kb", "kb_path", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Articles to retrieve from: a folder or a JSON/JSONL file (indexed under --work-dir).")
+@click.option("--text-field", default="instruction", show_default=True, help="Column holding the customer's message.")
+@click.option("--label-field", default="category", show_default=True, help="Column holding the true category.")
+@click.option("--examples-per-category", default=10, show_default=True, type=int,
+              help="Tickets per category used as the taxonomy's examples (the rest are evaluated).")
+@click.option("--seed", default=13, show_default=True, type=int, help="Seed of the example draw and the ticket order.")
+@click.option("--roles", default="", metavar="LABEL=ROLE,…",
+              help="AI role per category label (draft, constrained_draft, summary_only, escalate_only); default: draft.")
+@click.option("--limit", default=0, type=int, help="Evaluate at most N tickets (default: all).")
+@click.option("--work-dir", default=Path("var/eval"), type=click.Path(path_type=Path), show_default=True,
+              help="Where the evaluation keeps its own index.")
 def evaluate(tickets_path, kb_path, text_field, label_field, examples_per_category, seed, roles, limit, work_dir) -> None:
-    """Run triage → retrieval → draft on real tickets without posting; last line is one JSON object of figures."""
+    """Measure triage and drafting on labelled tickets.
+
+    Builds a taxonomy from a few tickets per label, then runs triage, retrieval and drafting on the
+    others, posting nothing. Prints a summary; its last line is one JSON object of figures.
+    """
     from worker.evaluate import run_eval
 
     role_map = dict(kv.split("=", 1) for kv in roles.split(",") if kv.strip())
@@ -298,7 +382,10 @@ def evaluate(tickets_path, kb_path, text_field, label_field, examples_per_catego
 
 @main.group()
 def install() -> None:
-    """Connect Deskhand to a helpdesk (see README: Install in Zendesk / Install in Freshdesk)."""
+    """Connect Deskhand to Zendesk or Freshdesk.
+
+    See the README's sections "Install in Zendesk" and "Install in Freshdesk".
+    """
 
 
 _ENV_FILE = click.option("--env-file", default=Path(".env"), show_default=True, type=click.Path(path_type=Path),
@@ -312,7 +399,11 @@ _PRINT_SECRET = click.option("--print-secret", is_flag=True, help="Print the sec
 @_ENV_FILE
 @_PRINT_SECRET
 def install_zendesk_command(base_url: str, dry_run: bool, env_file: Path, print_secret: bool) -> None:
-    """Create or update Deskhand's webhook and trigger in Zendesk; store the webhook's signing secret."""
+    """Create or update Deskhand's webhook and trigger in Zendesk.
+
+    Uses ZENDESK_SUBDOMAIN, ZENDESK_EMAIL and ZENDESK_API_TOKEN, then writes the webhook's signing
+    secret and Deskhand's user id to --env-file.
+    """
     from worker.install import InstallError, ZendeskAdmin, install_zendesk
 
     s = get_settings()
@@ -335,11 +426,15 @@ def install_zendesk_command(base_url: str, dry_run: bool, env_file: Path, print_
 
 @install.command("freshdesk")
 @click.option("--url", "base_url", required=True, help="Deskhand's public base URL, e.g. https://bot.example.com")
-@click.option("--dry-run", is_flag=True, help="Print the rule and the credentials check without calling Freshdesk.")
+@click.option("--dry-run", is_flag=True, help="Print the rules and the credentials check without calling Freshdesk or writing --env-file.")
 @_ENV_FILE
 @_PRINT_SECRET
 def install_freshdesk_command(base_url: str, dry_run: bool, env_file: Path, print_secret: bool) -> None:
-    """Check the Freshdesk credentials (one API call) and print the automation rules to create."""
+    """Check the Freshdesk key; print the automation rules to create.
+
+    Uses FRESHDESK_DOMAIN and FRESHDESK_API_KEY (one API call), then writes a shared secret and
+    Deskhand's agent id to --env-file; Freshdesk has no API for the rules themselves.
+    """
     import secrets
 
     from worker.install import InstallError, check_freshdesk, freshdesk_rule
@@ -368,7 +463,7 @@ def install_freshdesk_command(base_url: str, dry_run: bool, env_file: Path, prin
 
 @main.group()
 def uninstall() -> None:
-    """Remove what `deskhand install` created."""
+    """Remove what `deskhand install` created in a helpdesk."""
 
 
 @uninstall.command("zendesk")

@@ -92,6 +92,7 @@ def run_demo(demo_dir: Path, *, port: int = 0, timeout_s: int = 300, work_dir: P
         "LOCAL_HELPDESK_DIR": str(tickets_dir.resolve()),
         "DATA_DIR": str(work_dir.resolve()),
         "CHROMA_PATH": "",
+        "CHROMA_HOST": "",  # the demo's index lives under work_dir, never on a shared Chroma server
         "DATABASE_URL": "",
         "REDIS_URL": "",
         "ZENDESK_WEBHOOK_SECRET": secret,
@@ -99,7 +100,7 @@ def run_demo(demo_dir: Path, *, port: int = 0, timeout_s: int = 300, work_dir: P
     }
 
     print(f"1/4 Indexing the sample help center ({demo_dir / 'help_center'}) …", flush=True)
-    settings = Settings(data_dir=work_dir.resolve(), chroma_path="")
+    settings = Settings(data_dir=work_dir.resolve(), chroma_path="", chroma_host="")
     articles = load_path(demo_dir / "help_center")
     stats = build_index(settings).sync(articles)
     print(f"    {len(articles)} articles, {stats.chunks_embedded} chunks embedded in {stats.seconds:.1f} s", flush=True)

@@ -99,6 +99,24 @@ def test_search_prints_cosine_and_flags_stale(settings) -> None:
     assert "[hc-603] [stale]" in result.output  # demo/help_center/hearth-battery.md was last updated in 2024
 
 
+def test_search_in_a_locale_no_article_is_in_names_the_indexed_locales(settings, tmp_path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "reset.md").write_text("---\nlocale: en-us\n---\n# Reset your password\n\nOpen Settings, then Password.\n")
+    (folder / "reset-de.md").write_text("---\nlocale: de\n---\n# Passwort zurücksetzen\n\nÖffnen Sie Einstellungen.\n")
+    empty = run("search", "password", "--locale", "fr")
+    run("sync", str(folder))
+
+    french = run("search", "password", "--locale", "fr")
+    english = run("search", "password", "--locale", "en")
+
+    assert "the index is empty" in empty.output
+    assert french.exit_code == 0
+    assert "no article is indexed in locale fr; indexed locales: de, en-us" in french.output
+    assert "is the index empty" not in french.output
+    assert "Reset your password" in english.output  # "en" matches the en-us article
+
+
 def test_celery_task_runs_the_same_sync(settings, monkeypatch, tmp_path) -> None:
     from worker import kb, tasks
 

@@ -520,5 +520,26 @@ def test_broken_json_body_recovers_the_ticket_id_only():
     assert logs[0]["event"] == "freshdesk.lenient_parse"
 
 
+@pytest.mark.parametrize("body", [
+    b'[{"freshdesk_webhook": {"ticket_id": "7312"}}]',
+    b'[{"ticket_id": 7312}]',
+    b'"{\\"ticket_id\\": 7312}"',
+])
+def test_valid_json_that_is_not_an_object_is_refused_even_with_a_ticket_id_inside(body):
+    json.loads(body)  # valid JSON: the lenient recovery is only for bodies a placeholder broke
+    with capture_logs() as logs, pytest.raises(MalformedPayload, match="not a JSON object"):
+        parse_event({}, body)
+    assert logs == []
+
+
+def test_lenient_recovery_still_covers_a_broken_object_and_a_truncated_one():
+    broken = b'{"freshdesk_webhook": {"ticket_id": "7312", "triggered_event": "Subject: "urgent""}}'
+    truncated = b'{"ticket_id": 7312, "triggered_event": "'
+    assert parse_event({}, broken).ticket_id == 7312
+    assert parse_event({}, truncated).ticket_id == 7312
+    with pytest.raises(MalformedPayload, match="not valid JSON"):
+        parse_event({}, b'{"freshdesk_webhook": {"ticket": "7312"')
+
+
 def test_freshdesk_events_never_carry_a_vendor_delivery_id():
     assert parse_event({}, raw("webhook_body.json")).vendor_delivery_id is None

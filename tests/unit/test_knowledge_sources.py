@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,27 @@ def test_markdown_invalid_yaml_names_file_and_line(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match=r"bad\.md:\d+: invalid YAML front matter"):
         load_path(md)
+
+
+def test_markdown_unclosed_quote_in_front_matter_names_its_own_line(tmp_path: Path) -> None:
+    # YAML lets a quoted value run over lines, so the parser only fails where the front matter ends.
+    md = write(tmp_path / "quote.md", '---\nid: refunds\ntitle: "Refunds\nsection: Billing\nlocale: en\n---\nBody.\n')
+
+    with pytest.raises(ValueError) as raised:
+        load_path(md)
+
+    assert str(raised.value).startswith(f"{md}:3: invalid YAML front matter: the quote opened on this line is never closed")
+    assert "<unicode string>" not in str(raised.value)  # PyYAML's own line numbers count from the front matter
+
+
+def test_markdown_unclosed_bracket_and_other_yaml_errors_name_the_right_line(tmp_path: Path) -> None:
+    bracket = write(tmp_path / "bracket.md", "---\ntitle: ok\nlabels: [billing, refunds\nsection: Billing\n---\nBody.\n")
+    colon = write(tmp_path / "colon.md", "---\ntitle: ok\nsection: a: b\nlocale: en\n---\nBody.\n")
+
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(bracket))}:3: invalid YAML front matter: the bracket opened on this line"):
+        load_path(bracket)
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(colon))}:3: invalid YAML front matter: mapping values are not allowed here"):
+        load_path(colon)
 
 
 def test_markdown_bad_updated_at_names_the_file(tmp_path: Path) -> None:

@@ -68,6 +68,18 @@ def test_malformed_and_missing_id_are_400(client):
         assert client.post("/webhooks/zendesk", data=body, headers=signed(body)).status_code == 400
 
 
+def test_a_json_array_is_400_on_both_routes_even_with_a_ticket_id_inside(client, queued):
+    zendesk = json.dumps([json.loads(TRIGGER)]).encode()
+    freshdesk = json.dumps([{"freshdesk_webhook": {"ticket_id": "77", "triggered_event": "x"}}]).encode()
+
+    zd = client.post("/webhooks/zendesk", data=zendesk, headers=signed(zendesk))
+    fd = client.post("/webhooks/freshdesk", data=freshdesk, headers={"X-Deskhand-Secret": "fd-secret", "Content-Type": "application/json"})
+
+    assert (zd.status_code, fd.status_code) == (400, 400)
+    assert zd.get_json()["detail"] == fd.get_json()["detail"] == "body is not a JSON object"
+    assert queued == []
+
+
 def test_ignored_event_is_200(client, queued):
     body = json.dumps({"type": "zen:event-type:user.deleted", "id": "e-1", "account_id": 1, "subject": "zen:user:5", "detail": {"id": "5"}, "event": {}}).encode()
     resp = client.post("/webhooks/zendesk", data=body, headers=signed(body))
