@@ -11,7 +11,9 @@ Units: Zendesk counts every request as 1; Freshdesk counts every request as 1, e
 writes that count against its limit of 30 updates per ticket per 10 minutes.
 
 Also measured: a Zendesk account that ignores `additional_tags` on a single-ticket update (one reading
-of the docs), and a Freshdesk follow-up whose triage adds a tag the ticket does not have yet.
+of the docs), a Freshdesk follow-up whose triage adds a tag the ticket does not have yet, and both
+helpdesks with routing that raises the priority (`categories.shipping.priority: high` in a copy of
+config/routing.yaml under the work dir; the shipped config sets no priority).
 
 Prints a table, then one JSON object of figures as the last line. Never asserts.
 
@@ -56,6 +58,19 @@ def ticket_updates(requests: list[tuple[str, str, object]]) -> int:
     return sum(1 for method, path, _ in requests if method == "PUT" and re.search(r"/tickets/\d+(\.json|/tags\.json)$", path))
 
 
+def priority_config(work_dir: Path) -> Path:
+    """A copy of config/ whose routing raises shipping tickets to priority high."""
+    target = work_dir / "config-priority"
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "config" / "triage.yaml", target / "triage.yaml")
+    routing = (ROOT / "config" / "routing.yaml").read_text(encoding="utf-8")
+    shipping = 'shipping: {tags: ["shipping"], group: null}'
+    if shipping not in routing:
+        raise SystemExit(f"config/routing.yaml no longer has the line {shipping!r}; update benchmarks/api_calls.py")
+    (target / "routing.yaml").write_text(routing.replace(shipping, shipping[:-1] + ", priority: high}"), encoding="utf-8")
+    return target
+
+
 def measure(vendor: str, settings: Settings, *, zendesk_additional_tags: bool = True,
             follow_up: str = FOLLOW_UP) -> dict[str, dict[str, object]]:
     """Run new ticket → follow-up → skipped event on a fresh fake server; the calls each event cost."""
@@ -77,7 +92,7 @@ def measure(vendor: str, settings: Settings, *, zendesk_additional_tags: bool = 
                                 pipeline, job_id=f"bench-{vendor}-{delivery}")
             calls = fake.requests[start:]
             results[name] = {"status": outcome.status, "requests": len(calls), "units": units(vendor, calls),
-                             "ticket_updates": ticket_updates(calls),
+                             "ticket_updates": ticket_updates(calls), "priority": fake.priority(vendor, 9001),
                              "calls": [f"{m} {re.sub(r'^/(zendesk|freshdesk)', '', p).split('?')[0]}" for m, p, _ in calls]}
 
         run("new_ticket", "d1")
@@ -109,6 +124,9 @@ def main() -> None:
         "freshdesk_follow_up_new_tag": measure("freshdesk", settings.model_copy(update={"data_dir": args.work_dir / "f2"}),
                                                follow_up=FOLLOW_UP_OTHER),
     }
+    with_priority = settings.model_copy(update={"config_dir": priority_config(args.work_dir)})
+    runs["zendesk_priority_high"] = measure("zendesk", with_priority.model_copy(update={"data_dir": args.work_dir / "z3"}))
+    runs["freshdesk_priority_high"] = measure("freshdesk", with_priority.model_copy(update={"data_dir": args.work_dir / "f3"}))
     print(f"{'run':34} {'event':11} {'status':8} {'units':>5} {'updates':>7}  calls")
     for run_name, results in runs.items():
         for event, r in results.items():
@@ -118,6 +136,8 @@ def main() -> None:
         figures[name] = {event: r["units"] for event, r in results.items()}
         if name.startswith("zendesk"):  # the writes Zendesk counts against 30 updates per ticket per 10 minutes
             figures[name]["ticket_updates_per_note"] = max(r["ticket_updates"] for r in results.values())
+        if name.endswith("priority_high"):  # as the vendor stores it after the first note (Freshdesk: 3 = high)
+            figures[name]["priority_after_new_ticket"] = results["new_ticket"]["priority"]
     figures["goal"] = GOAL
     figures["statuses_ok"] = all(
         r["status"] == ("skipped" if event == "skipped" else "posted") for results in runs.values() for event, r in results.items()

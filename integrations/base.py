@@ -7,9 +7,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol, Sequence, runtime_checkable
+from typing import Literal, Protocol, Sequence, get_args, runtime_checkable
 
 AuthorRole = Literal["requester", "agent", "system"]
+
+#: A ticket priority in Zendesk's words, lowest first (Zendesk `priority`; Freshdesk stores 1–4 for them).
+Priority = Literal["low", "normal", "high", "urgent"]
+PRIORITIES: tuple[Priority, ...] = get_args(Priority)
+
+
+def raises_priority(current: str | None, wanted: str | None) -> bool:
+    """True when setting `wanted` would RAISE the ticket's priority above `current`.
+
+    Both are names from `PRIORITIES`; a ticket with no priority (None or "") ranks below "low". A
+    current value Deskhand does not know is never overwritten, since it cannot tell whether `wanted` is
+    higher. Adapters use it so that Deskhand never lowers a priority.
+    """
+    if wanted not in PRIORITIES:
+        return False
+    if not current:
+        return True
+    return current in PRIORITIES and PRIORITIES.index(wanted) > PRIORITIES.index(current)
 
 
 @dataclass(frozen=True)
@@ -82,14 +100,22 @@ class Helpdesk(Protocol):
         """Return the ticket and its whole conversation (all pages), oldest message first."""
 
     def post_note(
-        self, ticket_id: int, html: str, *, tags: Sequence[str] = (), group_id: str | None = None
+        self,
+        ticket_id: int,
+        html: str,
+        *,
+        tags: Sequence[str] = (),
+        group_id: str | None = None,
+        priority: Priority | None = None,
     ) -> str:
         """Post `html` as a private internal note (never public); return the new note's id.
 
-        `tags` are added (tags already on the ticket always survive) and `group_id` assigned in the same
-        call, in as few helpdesk writes as the vendor allows and, wherever the vendor allows it, no later
-        than the note: the note is what marks a customer message answered, so a transient failure before
-        it leaves everything to retry. Each adapter documents its writes.
+        `tags` are added (tags already on the ticket always survive), `group_id` assigned and the
+        ticket's priority raised to `priority` when it is lower (never lowered: a ticket already at that
+        priority or above keeps its own) in the same call, in as few helpdesk writes as the vendor allows
+        and, wherever the vendor allows it, no later than the note: the note is what marks a customer
+        message answered, so a transient failure before it leaves everything to retry. Each adapter
+        documents its writes.
         """
 
     def add_tags(self, ticket_id: int, tags: Sequence[str]) -> None:

@@ -3,7 +3,7 @@
 Freshdesk webhooks are an automation-rule action ("Trigger Webhook") and are not signed; Deskhand
 authenticates them with a shared secret the admin puts in a custom header or in the rule's basic-auth
 password. Pure functions hold the vendor knowledge: `verify_shared_secret`, `parse_event`,
-`decipher_response`, `ticket_from_api`, `strip_quoted_reply`, `merge_tags`, `note_request`.
+`decipher_response`, `ticket_from_api`, `strip_quoted_reply`, `merge_tags`, `priority_name`, `note_request`.
 `FreshdeskHelpdesk` is the shell.
 
 Vendor docs followed: https://developers.freshdesk.com/api/ (tickets, conversations, notes, rate
@@ -16,6 +16,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import re
 import time
 from collections import OrderedDict
@@ -36,6 +37,7 @@ from integrations.base import (
     Ticket,
     TicketEvent,
     TransientHelpdeskError,
+    raises_priority,
 )
 from integrations.http import (
     error_for_status,
@@ -113,23 +115,22 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
     which is why the job, not the intake, decides whether there is a new customer message.
 
     Freshdesk renders placeholders into the body without JSON-escaping them, so a value with a quote or
-    HTML in it can break the JSON; then the ticket id alone is recovered from `"ticket_id": "<digits>"`
-    (the job re-reads the ticket and needs nothing else) and the recovery is logged.
+    HTML in it can break the JSON; then, and only for a body that is not valid JSON, the ticket id
+    alone is recovered from `"ticket_id": "<digits>"` (the job re-reads the ticket and needs nothing
+    else) and the recovery is logged. Valid JSON that is not an object (an array, a string…) is
+    refused, as Zendesk intake refuses it: no placeholder can turn the rule's object into one.
 
     Never returns None today (the rule only fires for events Deskhand wants); the type matches
     `zendesk.parse_event`. vendor_delivery_id is always None: Freshdesk sends no delivery id. Raises
-    `MalformedPayload` for invalid JSON without a recoverable id, no ticket id or a non-numeric one.
+    `MalformedPayload` for valid JSON that is not an object, invalid JSON without a recoverable id,
+    no ticket id or a non-numeric one.
     """
     try:
         payload = load_json_object(body)
     except MalformedPayload:
-        match = _TICKET_ID_IN_BROKEN_JSON.search(body.decode("utf-8", "replace"))
-        if match is None:
-            raise
-        ticket_id = parse_ticket_id(match[1])
-        log.warning("freshdesk.lenient_parse", ticket_id=ticket_id, detail="body is not valid JSON; ticket id recovered")
-        digest = hashlib.sha256(f"{ticket_id}:".encode() + body).hexdigest()
-        return TicketEvent(helpdesk=NAME, ticket_id=ticket_id, kind=DEFAULT_KIND, delivery_id=digest, actor_id=None)
+        if _is_json(body):
+            raise  # valid JSON, just not an object: nothing to recover
+        return _event_from_broken_json(body)
     inner = payload.get("freshdesk_webhook", payload)
     if not isinstance(inner, dict):
         raise MalformedPayload("freshdesk_webhook is not an object")
@@ -143,6 +144,25 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
 
 
 _TICKET_ID_IN_BROKEN_JSON = re.compile(r'"ticket_id"\s*:\s*"?\s*(\d+)\s*"?\s*[,}]')
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
+        return False
+    return True
+
+
+def _event_from_broken_json(body: bytes) -> TicketEvent:
+    """The event of a body a rendered placeholder broke: its ticket id only (MalformedPayload if none)."""
+    match = _TICKET_ID_IN_BROKEN_JSON.search(body.decode("utf-8", "replace"))
+    if match is None:
+        raise MalformedPayload("body is not valid JSON")
+    ticket_id = parse_ticket_id(match[1])
+    log.warning("freshdesk.lenient_parse", ticket_id=ticket_id, detail="body is not valid JSON; ticket id recovered")
+    digest = hashlib.sha256(f"{ticket_id}:".encode() + body).hexdigest()
+    return TicketEvent(helpdesk=NAME, ticket_id=ticket_id, kind=DEFAULT_KIND, delivery_id=digest, actor_id=None)
 
 
 def _basic_auth_password(authorization: str | None) -> bytes | None:
@@ -197,6 +217,19 @@ def strip_quoted_reply(html: str, text: str) -> str:
             kept.append(line)
     result = "\n".join(kept).strip()
     return result or text
+
+
+#: Freshdesk's ticket `priority` numbers for Deskhand's priority names (the API calls 2 "Medium").
+#: https://developers.freshdesk.com/api/#ticket_attributes
+PRIORITY_NUMBERS: Mapping[str, int] = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
+_PRIORITY_NAMES = {str(n): name for name, n in PRIORITY_NUMBERS.items()}
+
+
+def priority_name(value: Any) -> str | None:
+    """Deskhand's name for a Freshdesk ticket's `priority` (1–4, a number or a numeric string); None when
+    it has none; any other value as its text, which `raises_priority` never overwrites."""
+    text = "" if value is None else str(value).strip()
+    return _PRIORITY_NAMES.get(text, text) or None
 
 
 def merge_tags(existing: Iterable[str], new: Iterable[str]) -> list[str]:
@@ -301,8 +334,9 @@ class FreshdeskHelpdesk:
 
     API calls per job (Freshdesk counts each as 1 unless noted): reading a ticket is 2 (the ticket, then
     one conversations page per 100; `?include=conversations` would also cost 2 but stops at ten);
-    posting is 1 note, plus — only when a tag or the group must change — 1 fresh read and 1 update of
-    the ticket, because Freshdesk has no additive tag call and no conditional update.
+    posting is 1 note, plus — only when a tag, the group or the priority must change — 1 fresh read and
+    1 update of the ticket (tags, group and priority together), because Freshdesk has no additive tag
+    call and no conditional update.
 
     Errors: `TransientHelpdeskError` (429/409/5xx/timeouts/connection errors, `retry_after_s` from
     Retry-After), `TicketNotFound` (404), `PermanentHelpdeskError` (other 4xx).
@@ -328,9 +362,9 @@ class FreshdeskHelpdesk:
         self._reserve = max(0, int(ratelimit_reserve))
         self._clock = clock
         self._last_remaining: tuple[int, float] | None = None  # (X-Ratelimit-Remaining, clock() when seen)
-        # Tags and group of each ticket as its last fetch saw them: lets post_note skip the read and the
-        # update when nothing needs to change. Never used to decide what to write.
-        self._fetched: OrderedDict[int, tuple[frozenset[str], str | None]] = OrderedDict()
+        # Tags, group and priority of each ticket as its last fetch saw them: lets post_note skip the read
+        # and the update when nothing needs to change. Never used to decide what to write.
+        self._fetched: OrderedDict[int, tuple[frozenset[str], str | None, str | None]] = OrderedDict()
         self._session = requests.Session()
         self._session.auth = (api_key, "X")  # Freshdesk: API key as user name, any password
         self._session.headers["Accept"] = "application/json"
@@ -358,21 +392,32 @@ class FreshdeskHelpdesk:
             if url in seen:
                 raise PermanentHelpdeskError("Freshdesk conversations pagination did not advance")
         result = ticket_from_api(ticket, conversations, bot_agent_id=self._bot_agent_id)
-        self._remember(result.id, result.tags, result.group_id)
+        self._remember(result.id, result.tags, result.group_id, priority_name(ticket.get("priority")))
         return result
 
     def post_note(
-        self, ticket_id: int, html: str, *, tags: Sequence[str] = (), group_id: str | None = None
+        self,
+        ticket_id: int,
+        html: str,
+        *,
+        tags: Sequence[str] = (),
+        group_id: str | None = None,
+        priority: str | None = None,
     ) -> str:
-        """Apply `tags` and `group_id` (see `add_tags`), then `POST /api/v2/tickets/{id}/notes
+        """Apply `tags`, `group_id` and `priority` (see `add_tags`), then `POST /api/v2/tickets/{id}/notes
         {"body": html, "private": true}`; return the note id.
 
         Routing goes first so that a failure before the note leaves the whole job to retry. When the
-        ticket's last fetch already had every tag and the group, routing costs no call at all.
+        ticket's last fetch already had every tag, the group and at least `priority`, routing costs no
+        call at all; otherwise it is one fresh `GET` of the ticket and one `PUT` with only what must
+        change: the merged tag list, `group_id`, and `priority` (as 1–4, `PRIORITY_NUMBERS`) only when
+        it is higher than the ticket's own in that fresh read — a priority is never lowered.
         `private` defaults to true on Freshdesk, and is still sent explicitly.
         """
         group = _group_number(group_id) if group_id not in (None, "") else None
-        self._route(int(ticket_id), [t for t in dict.fromkeys(tags) if t], group, skip_if_fetched=True)
+        if priority is not None and priority not in PRIORITY_NUMBERS:
+            raise PermanentHelpdeskError(f"Freshdesk priority must be one of {', '.join(PRIORITY_NUMBERS)}, got {priority!r}")
+        self._route(int(ticket_id), [t for t in dict.fromkeys(tags) if t], group, priority, skip_if_fetched=True)
         note = _json(
             self._request("POST", f"/api/v2/tickets/{int(ticket_id)}/notes", json=note_request(html), what="create note"),
             dict,
@@ -389,18 +434,25 @@ class FreshdeskHelpdesk:
         when every tag is already there. A 409 gets one immediate re-read and retry, then is raised.
         (The docs do not say whether `tags` replaces or adds; a full merged list is right either way.)
         """
-        self._route(int(ticket_id), [t for t in dict.fromkeys(tags) if t], None, skip_if_fetched=False)
+        self._route(int(ticket_id), [t for t in dict.fromkeys(tags) if t], None, None, skip_if_fetched=False)
 
     def set_group(self, ticket_id: int, group_id: str) -> None:
         """`PUT /api/v2/tickets/{id} {"group_id": <int>}`."""
         group = _group_number(group_id)
         self._request("PUT", f"/api/v2/tickets/{int(ticket_id)}", json={"group_id": group}, what="set group")
 
-    def _route(self, ticket_id: int, tags: list[str], group: int | None, *, skip_if_fetched: bool) -> None:
-        if not tags and group is None:
+    def _route(
+        self, ticket_id: int, tags: list[str], group: int | None, priority: str | None, *, skip_if_fetched: bool
+    ) -> None:
+        if not tags and group is None and priority is None:
             return
         fetched = self._fetched.get(ticket_id) if skip_if_fetched else None
-        if fetched is not None and set(tags) <= fetched[0] and (group is None or fetched[1] == str(group)):
+        if (
+            fetched is not None
+            and set(tags) <= fetched[0]
+            and (group is None or fetched[1] == str(group))
+            and (priority is None or not raises_priority(fetched[2], priority))
+        ):
             return
         for attempt in (1, 2):
             current = _json(self._request("GET", f"/api/v2/tickets/{ticket_id}", what="view ticket"), dict)
@@ -411,6 +463,8 @@ class FreshdeskHelpdesk:
                 changes["tags"] = merged  # the full list: a partial one would delete the others
             if group is not None and parse_optional_id(current.get("group_id")) != str(group):
                 changes["group_id"] = group
+            if priority is not None and raises_priority(priority_name(current.get("priority")), priority):
+                changes["priority"] = PRIORITY_NUMBERS[priority]  # raised only: never lowered
             if not changes:
                 return
             try:
@@ -421,8 +475,8 @@ class FreshdeskHelpdesk:
                     raise
                 log.info("freshdesk.update_conflict", ticket_id=ticket_id, detail="re-reading and retrying once")
 
-    def _remember(self, ticket_id: int, tags: Sequence[str], group_id: str | None) -> None:
-        self._fetched[ticket_id] = (frozenset(tags), group_id)
+    def _remember(self, ticket_id: int, tags: Sequence[str], group_id: str | None, priority: str | None = None) -> None:
+        self._fetched[ticket_id] = (frozenset(tags), group_id, priority)
         self._fetched.move_to_end(ticket_id)
         while len(self._fetched) > 256:
             self._fetched.popitem(last=False)

@@ -3,7 +3,7 @@
 A ticket is `<root>/<id>.json`:
 
     {"id": 1001, "subject": "…", "requester": {"id": "u-1", "name": "…", "email": "…"},
-     "status": "open", "tags": ["web"], "group_id": null, "locale": "en",
+     "status": "open", "priority": "normal", "tags": ["web"], "group_id": null, "locale": "en",
      "messages": [{"id": "m1", "author_id": "u-1", "author_role": "requester", "public": true,
                    "created_at": "2026-11-20T10:00:00Z", "body": "…", "html": "…"}]}
 
@@ -26,7 +26,7 @@ from typing import Any, Iterator, Sequence
 
 from bs4 import BeautifulSoup
 
-from integrations.base import Message, PermanentHelpdeskError, Ticket, TicketNotFound
+from integrations.base import PRIORITIES, Message, PermanentHelpdeskError, Ticket, TicketNotFound, raises_priority
 from integrations.http import parse_time
 
 NAME = "local"
@@ -52,18 +52,30 @@ class LocalHelpdesk:
         return ticket_from_json(self._read(int(ticket_id)))
 
     def post_note(
-        self, ticket_id: int, html: str, *, tags: Sequence[str] = (), group_id: str | None = None
+        self,
+        ticket_id: int,
+        html: str,
+        *,
+        tags: Sequence[str] = (),
+        group_id: str | None = None,
+        priority: str | None = None,
     ) -> str:
         """Append a private agent message `note-<n>` and write `<id>.note-<n>.html`; return `note-<n>`.
 
-        `tags` are merged into the ticket's tags and `group_id` set in the same locked write.
+        `tags` are merged into the ticket's tags, `group_id` set and `"priority"` raised to `priority`
+        when it is lower or absent (never lowered) in the same locked write. Raises
+        `PermanentHelpdeskError` for a priority other than low, normal, high, urgent.
         """
+        if priority is not None and priority not in PRIORITIES:
+            raise PermanentHelpdeskError(f"priority must be one of {', '.join(PRIORITIES)}, got {priority!r}")
         with self._locked(int(ticket_id)):
             data = self._read(int(ticket_id))
             if tags:
                 data["tags"] = list(dict.fromkeys(t for t in (*(data.get("tags") or []), *tags) if t))
             if group_id:
                 data["group_id"] = group_id
+            if raises_priority(data.get("priority"), priority):
+                data["priority"] = priority
             messages = data.setdefault("messages", [])
             n = 1 + sum(1 for m in messages if str(m.get("id", "")).startswith("note-"))
             note_id = f"note-{n}"

@@ -19,6 +19,7 @@ import base64
 import hashlib
 import hmac
 import re
+from collections import OrderedDict
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -33,6 +34,7 @@ from zenpy.lib.api_objects import TicketAudit as ZenpyTicketAudit
 from zenpy.lib.exception import ZenpyException
 
 from integrations.base import (
+    PRIORITIES,
     AuthorRole,
     HelpdeskError,
     InvalidSignature,
@@ -42,6 +44,7 @@ from integrations.base import (
     Ticket,
     TicketEvent,
     TransientHelpdeskError,
+    raises_priority,
 )
 from integrations.http import (
     error_for_status,
@@ -410,21 +413,37 @@ def _cut_text(text: str, max_bytes: int) -> str:
     return prefix.rstrip()
 
 
-def note_update(html: str, *, tags: Sequence[str] = (), group_id: int | None = None) -> dict[str, Any]:
+def note_update(
+    html: str,
+    *,
+    tags: Sequence[str] = (),
+    group_id: int | None = None,
+    priority: str | None = None,
+    updated_stamp: str | None = None,
+) -> dict[str, Any]:
     """JSON for the one `PUT /api/v2/tickets/{id}` that posts Deskhand's note and its routing.
 
-    `{"ticket": {"comment": {"html_body": …, "public": false}, "additional_tags": [...], "group_id": n}}`:
+    `{"ticket": {"comment": {"html_body": …, "public": false}, "additional_tags": [...], "group_id": n,
+    "priority": "high", "safe_update": true, "updated_stamp": "…"}}`:
     `public: false` is always explicit (Zendesk otherwise reuses the value the ticket was created with);
     the note goes as `html_body` (`body` collapses line breaks and strips HTML) with placeholders escaped
     and shortened to fit (`fit_comment`); tags go as `additional_tags`, which adds and never replaces —
-    `tags` on this endpoint would replace the whole set (zendesk-laravel #20). Empty tags and a None
-    group are left out.
+    `tags` on this endpoint would replace the whole set (zendesk-laravel #20). `priority` is one of
+    low/normal/high/urgent. `updated_stamp` (the ticket's `updated_at` as last read) makes it a safe
+    update: Zendesk answers 409 instead of applying it when the ticket changed since
+    (https://developer.zendesk.com/documentation/ticketing/managing-tickets/creating-and-updating-tickets/#protecting-against-ticket-update-collisions).
+    Empty tags and None values are left out.
     """
     ticket: dict[str, Any] = {"comment": {"html_body": fit_comment(escape_placeholders(html)), "public": False}}
     if tags:
         ticket["additional_tags"] = list(tags)
     if group_id is not None:
         ticket["group_id"] = group_id
+    if priority is not None:
+        ticket["priority"] = priority
+    if updated_stamp is not None:
+        ticket["safe_update"] = True
+        ticket["updated_stamp"] = updated_stamp
     return {"ticket": ticket}
 
 
@@ -444,8 +463,8 @@ class ZendeskHelpdesk:
     (comments with sideloaded users, `additional_tags`), the same session is used directly.
 
     API calls per job: reading a ticket is 2 calls (ticket; comments with their authors sideloaded, one
-    call per 100 comments), posting the note with its tags and group is 1 ticket update — Zendesk allows
-    30 updates per ticket per 10 minutes.
+    call per 100 comments), posting the note with its tags, group and priority is 1 ticket update —
+    Zendesk allows 30 updates per ticket per 10 minutes.
 
     Errors: `TransientHelpdeskError` (429/409/5xx/timeouts/connection errors, `retry_after_s` from
     Retry-After), `TicketNotFound` (404), `PermanentHelpdeskError` (other 4xx, unexpected responses).
@@ -469,6 +488,9 @@ class ZendeskHelpdesk:
         # Whether this account honours `additional_tags` on a single-ticket update: the docs disagree
         # (HELPDESK_APIS.md §2.3), so the first note finds out and the answer is kept for the process.
         self.additional_tags_honoured: bool | None = None
+        # (priority, updated_at) of each ticket as last read: decides whether a priority would be raised
+        # and stamps that update as a safe update, without another read.
+        self._seen: OrderedDict[int, tuple[str | None, str]] = OrderedDict()
         self._session = _ZendeskSession(origin=self._origin, api_url=api_url)
         self._zenpy = Zenpy(
             subdomain=subdomain,
@@ -500,29 +522,58 @@ class ZendeskHelpdesk:
             for start in range(0, len(missing), _SHOW_MANY_MAX_IDS):
                 chunk = missing[start : start + _SHOW_MANY_MAX_IDS]
                 users.extend(u.to_dict() for u in self._zenpy.users(ids=chunk))
+        self._remember(int(ticket_id), ticket_json)
         return ticket_from_api(ticket_json, comments, users, bot_user_id=self._bot_user_id)
 
     def post_note(
-        self, ticket_id: int, html: str, *, tags: Sequence[str] = (), group_id: str | None = None
+        self,
+        ticket_id: int,
+        html: str,
+        *,
+        tags: Sequence[str] = (),
+        group_id: str | None = None,
+        priority: str | None = None,
     ) -> str:
-        """Add `html` as a private internal note, with `tags` added and `group_id` set, in ONE ticket
-        update; return the new comment id (or the audit id).
+        """Add `html` as a private internal note, with `tags` added, `group_id` set and the priority
+        raised to `priority` (never lowered), in ONE ticket update; return the new comment id (or the
+        audit id).
 
         Sends `PUT /api/v2/tickets/{id}.json` with `note_update(...)`: `public: false` explicit,
         `html_body` with placeholders escaped and shortened under 64 kB (never dropping the marker),
-        tags as `additional_tags` (added, never replaced). The response's ticket tags tell whether
-        Zendesk applied `additional_tags`; when it did not (a reading of the docs some accounts report),
-        the tags are added at once with `PUT /api/v2/tickets/{id}/tags.json`, and later notes of this
-        process add tags that way first and then post the note (2 updates). A 409 (colliding updates;
-        nothing was written) is retried once at once, then raised as transient.
+        tags as `additional_tags` (added, never replaced). The priority goes in only when it is higher
+        than the ticket's as this process last read it (`fetch_ticket`; one `GET` when it never did),
+        and then as a safe update stamped with that read's `updated_at`, so a ticket changed in between
+        answers 409 rather than have a newer priority overwritten; the ticket is then re-read and the
+        update retried once. Any other 409 (colliding updates; nothing was written) is retried once at
+        once; a second 409 is raised as transient.
+        The response's ticket tags tell whether Zendesk applied `additional_tags`; when it did not (a
+        reading of the docs some accounts report), the tags are added at once with
+        `PUT /api/v2/tickets/{id}/tags.json`, and later notes of this process add tags that way first and
+        then post the note (2 updates).
         """
         wanted = _clean_tags(tags)
         group = _group_number(group_id) if group_id not in (None, "") else None
+        if priority is not None and priority not in PRIORITIES:
+            raise PermanentHelpdeskError(f"Zendesk priority must be one of {', '.join(PRIORITIES)}, got {priority!r}")
         in_update = wanted
         if wanted and self.additional_tags_honoured is False:
             self.add_tags(ticket_id, wanted)
             in_update = []
-        response = self._update(int(ticket_id), note_update(html, tags=in_update, group_id=group), what="post note")
+        url = f"{self._origin}/api/v2/tickets/{int(ticket_id)}.json"
+        for attempt in (1, 2):
+            # adding tags first moved the ticket's updated_at: a stamp from the fetch would only earn a 409
+            reread = attempt == 2 or (bool(wanted) and not in_update)
+            raise_to, stamp = self._priority_change(int(ticket_id), priority, reread=reread)
+            body = note_update(html, tags=in_update, group_id=group, priority=raise_to, updated_stamp=stamp)
+            try:
+                response = self._json("PUT", url, json=body, what="post note")
+                break
+            except TransientHelpdeskError as exc:
+                if exc.status != 409 or attempt == 2:
+                    raise
+                log.info("zendesk.update_conflict", ticket_id=int(ticket_id), detail="retrying once",
+                         safe_update=stamp is not None)
+        self._remember(int(ticket_id), response.get("ticket"))
         note_id = comment_id_from_update(response)
         if in_update:
             self._check_additional_tags(int(ticket_id), in_update, response)
@@ -564,15 +615,31 @@ class ZendeskHelpdesk:
             url = links.get("next") if meta.get("has_more") else None
         return comments, users
 
-    def _update(self, ticket_id: int, body: dict[str, Any], *, what: str) -> dict[str, Any]:
-        url = f"{self._origin}/api/v2/tickets/{ticket_id}.json"
-        try:
-            return self._json("PUT", url, json=body, what=what)
-        except TransientHelpdeskError as exc:
-            if exc.status != 409:
-                raise
-            log.info("zendesk.update_conflict", ticket_id=ticket_id, detail="retrying once")
-            return self._json("PUT", url, json=body, what=what)
+    def _priority_change(self, ticket_id: int, priority: str | None, *, reread: bool) -> tuple[str | None, str | None]:
+        """(priority to send, updated_stamp) when `priority` would raise the ticket's, else (None, None).
+
+        Uses the ticket as last read, or reads it (`GET /api/v2/tickets/{id}.json`) when this process
+        never did or `reread` asks for it."""
+        if priority is None:
+            return None, None
+        seen = None if reread else self._seen.get(ticket_id)
+        if seen is None:
+            with _mapped_errors("read priority"):
+                self._remember(ticket_id, _as_dict(self._zenpy.tickets(id=ticket_id), ZenpyTicket, "ticket show"))
+            seen = self._seen.get(ticket_id)
+        if seen is None or not raises_priority(seen[0], priority):
+            return None, None
+        return priority, seen[1] or None
+
+    def _remember(self, ticket_id: int, ticket_json: Any) -> None:
+        if not isinstance(ticket_json, Mapping) or "priority" not in ticket_json or not ticket_json.get("updated_at"):
+            self._seen.pop(ticket_id, None)  # unknown now: the next priority change reads the ticket first
+            return
+        priority = ticket_json.get("priority")
+        self._seen[ticket_id] = (str(priority) if priority else None, str(ticket_json["updated_at"]))
+        self._seen.move_to_end(ticket_id)
+        while len(self._seen) > 256:
+            self._seen.popitem(last=False)
 
     def _check_additional_tags(self, ticket_id: int, tags: list[str], response: Mapping[str, Any]) -> None:
         current = (response.get("ticket") or {}).get("tags")

@@ -14,14 +14,15 @@ Endpoints:
 - Zendesk: GET tickets/{id}.json · GET tickets/{id}/comments.json (cursor pages: page[size], page[after],
   meta.has_more, links.next; include=users sideloads) · GET users/show_many.json?ids= · GET users/me.json ·
   PUT tickets/{id}.json (comment → a new comment by the bot user, audit with a Comment event; group_id;
-  `tags` REPLACES, as on Zendesk; `additional_tags` adds, unless `zendesk_additional_tags=False`, which
-  plays the accounts that ignore it on a single-ticket update; at most `zendesk_ticket_updates_limit`
-  updates per ticket, then 429 + Retry-After, each answer with a Zendesk-RateLimit-Per-Ticket-Updates
-  header) · PUT tickets/{id}/tags.json (adds) · webhooks: GET (filter[name_contains], cursor pages), POST,
+  priority (low/normal/high/urgent, else 422); `tags` REPLACES, as on Zendesk; `additional_tags` adds,
+  unless `zendesk_additional_tags=False`, which plays the accounts that ignore it on a single-ticket
+  update; `safe_update` + `updated_stamp` → 409 UpdateConflict when the stamp is not the ticket's
+  `updated_at`; at most `zendesk_ticket_updates_limit` updates per ticket, then 429 + Retry-After, each
+  answer with a Zendesk-RateLimit-Per-Ticket-Updates header) · PUT tickets/{id}/tags.json (adds) · webhooks: GET (filter[name_contains], cursor pages), POST,
   GET/PUT/DELETE {id}, GET {id}/signing_secret · triggers: GET (cursor pages), POST, GET/PUT/DELETE {id}.
 - Freshdesk: GET tickets/{id} · GET tickets/{id}/conversations (per_page, page, `Link: rel="next"`) ·
-  POST tickets/{id}/notes (by the bot agent; `private` defaults to true) · PUT tickets/{id} (`tags` replaces)
-  · GET agents/me.
+  POST tickets/{id}/notes (by the bot agent; `private` defaults to true) · PUT tickets/{id} (`tags` replaces;
+  `priority` must be 1–4, else 400) · GET agents/me.
 Every Freshdesk response carries X-Ratelimit-* headers. Requests without an Authorization header get 401.
 `fail_next` injects failures (status, headers, body); `before_next` runs a function just before a request
 is answered (an agent editing the ticket while Deskhand works); `requests` logs every request.
@@ -175,6 +176,7 @@ class FakeHelpdesk:
         *,
         group_id: int | None = None,
         locale: str = "en-US",
+        priority: str | None = None,
     ) -> None:
         """A Zendesk ticket with one comment per message; roles: requester/end-user, agent, admin."""
         with self._lock:
@@ -194,7 +196,7 @@ class FakeHelpdesk:
                 "raw_subject": subject,
                 "description": first,
                 "status": "open",
-                "priority": None,
+                "priority": priority,
                 "type": None,
                 "requester_id": requester,
                 "submitter_id": requester,
@@ -217,8 +219,10 @@ class FakeHelpdesk:
         tags: Iterable[str] = (),
         *,
         group_id: int | None = None,
+        priority: int = 1,
     ) -> None:
-        """A Freshdesk ticket: a first requester message becomes the description, the rest conversations."""
+        """A Freshdesk ticket: a first requester message becomes the description, the rest conversations.
+        `priority` is Freshdesk's number (1 low, 2 medium, 3 high, 4 urgent)."""
         with self._lock:
             created = self._now()
             requester = _as_id(requester_id)
@@ -235,7 +239,7 @@ class FakeHelpdesk:
                 "responder_id": None,
                 "group_id": group_id,
                 "status": 2,
-                "priority": 1,
+                "priority": priority,
                 "source": 2,
                 "type": None,
                 "spam": False,
@@ -298,6 +302,19 @@ class FakeHelpdesk:
         with self._lock:
             tickets = self._zd_tickets if vendor == "zendesk" else self._fd_tickets
             return tickets[int(ticket_id)]["group_id"]
+
+    def priority(self, vendor: str, ticket_id: int) -> Any:
+        """The ticket's priority as the vendor stores it (Zendesk: a name or None; Freshdesk: 1–4)."""
+        with self._lock:
+            tickets = self._zd_tickets if vendor == "zendesk" else self._fd_tickets
+            return tickets[int(ticket_id)]["priority"]
+
+    def set_priority(self, vendor: str, ticket_id: int, priority: Any) -> None:
+        """An agent changing the ticket's priority (the ticket's `updated_at` moves, as on the vendor)."""
+        with self._lock:
+            tickets = self._zd_tickets if vendor == "zendesk" else self._fd_tickets
+            tickets[int(ticket_id)]["priority"] = priority
+            tickets[int(ticket_id)]["updated_at"] = _iso(self._now())
 
     def fail_next(
         self,
@@ -430,6 +447,13 @@ class FakeHelpdesk:
             if method == "GET":
                 return _json(200, {"ticket": ticket})
             if method == "PUT":
+                changes = (data or {}).get("ticket") or {}
+                if changes.get("safe_update") and changes.get("updated_stamp") != ticket["updated_at"]:
+                    return _json(409, {"error": "UpdateConflict", "description": "Safe Update prevented the update due to "
+                                       "outdated ticket data. Please fetch the latest ticket data and try again."})
+                if "priority" in changes and changes["priority"] not in ("low", "normal", "high", "urgent", None):
+                    return _json(422, {"error": "RecordInvalid", "description": "Record validation errors",
+                                       "details": {"priority": [{"description": "Priority: is not valid"}]}})
                 used = self._zd_updates.get(ticket["id"], 0)
                 limit = self.zendesk_ticket_updates_limit
                 if used >= limit:
@@ -439,7 +463,7 @@ class FakeHelpdesk:
                                     f"total={limit}; remaining=0; resets=120"})
                     return status, headers, payload
                 self._zd_updates[ticket["id"]] = used + 1
-                status, headers, payload = self._zd_update(ticket, (data or {}).get("ticket") or {})
+                status, headers, payload = self._zd_update(ticket, changes)
                 headers["Zendesk-RateLimit-Per-Ticket-Updates"] = f"total={limit}; remaining={limit - used - 1}; resets=600"
                 return status, headers, payload
         m = re.fullmatch(r"/api/v2/tickets/(\d+)/comments(?:\.json)?", path)
@@ -629,6 +653,9 @@ class FakeHelpdesk:
                 return _json(200, ticket)
             if method == "PUT":
                 changes = data or {}
+                if "priority" in changes and changes["priority"] not in (1, 2, 3, 4):
+                    return _json(400, {"description": "Validation failed", "errors": [
+                        {"field": "priority", "message": "It should be one of these values: '1,2,3,4'", "code": "invalid_value"}]})
                 for field in ("tags", "group_id", "status", "priority", "responder_id"):
                     if field in changes:  # `tags` REPLACES, as Freshdesk does
                         ticket[field] = changes[field]

@@ -15,6 +15,7 @@ import structlog
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from integrations.base import PRIORITIES, Priority
 from worker.models import ROLES, Role
 
 log = structlog.get_logger(__name__)
@@ -166,9 +167,14 @@ def _check_tag(tag: str) -> str:
 Tag = Annotated[str, AfterValidator(_check_tag)]
 
 
+#: What a `priority` error lists: the names config uses, and the numbers Freshdesk stores for them.
+PRIORITY_HELP = f"{', '.join(PRIORITIES)}; on Freshdesk these are 1 low, 2 medium, 3 high, 4 urgent"
+
+
 class RouteConfig(_Strict):
     tags: list[Tag] = []
     group: str | None = None
+    priority: Priority | None = None  # the least helpdesk priority the ticket gets (raised, never lowered); null: no change
 
     @field_validator("group", mode="before")
     @classmethod
@@ -187,7 +193,9 @@ class RoutingConfig(_Strict):
     urgency_tags: dict[str, list[Tag]] = {}
     role_tags: dict[Role, list[Tag]] = {}
     no_draft_tags: list[Tag] = []
-    risks: dict[RiskFlag, RouteConfig] = {}  # per risk flag: tags to add, and a group that wins over the category's
+    stale_source_tags: list[Tag] = []  # added when a source the note cites is stale or outdated upstream
+    urgency_priority: dict[Urgency, Priority] = {}  # urgency level → the least helpdesk priority; {} = off
+    risks: dict[RiskFlag, RouteConfig] = {}  # per risk flag: tags to add, a group that wins over the category's, a priority
 
     @field_validator("urgency_tags")
     @classmethod
@@ -198,7 +206,7 @@ class RoutingConfig(_Strict):
         return v
 
     def all_tags(self) -> list[str]:
-        tags = [*self.always_tags, *self.unknown.tags, *self.no_draft_tags]
+        tags = [*self.always_tags, *self.unknown.tags, *self.no_draft_tags, *self.stale_source_tags]
         tags += [t for r in self.categories.values() for t in r.tags]
         tags += [t for ts in self.urgency_tags.values() for t in ts]
         tags += [t for ts in self.role_tags.values() for t in ts]
@@ -279,6 +287,10 @@ def _validate(model: type[BaseModel], path: Path) -> BaseModel:
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown key"
+            elif err["type"] == "literal_error" and loc and loc[0] == "urgency_priority" and "[key]" in err["loc"]:
+                msg = f"unknown urgency {err['input']!r} (valid: {', '.join(URGENCIES)})"
+            elif err["type"] == "literal_error" and loc and (loc[-1] == "priority" or loc[0] == "urgency_priority"):
+                msg = f"unknown priority {err['input']!r} (valid: {PRIORITY_HELP})"
             elif err["type"] == "literal_error" and "role" in field:
                 msg = f"{msg} (valid: {', '.join(ROLES)})"
             elif err["type"] == "literal_error" and loc and loc[0] == "risks":

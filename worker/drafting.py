@@ -37,7 +37,7 @@ from worker.sentences import split_sentences, word_count
 from worker.triage import Embeds
 
 if TYPE_CHECKING:
-    from worker.llm import LLMDrafter
+    from worker.llm import LLMDrafter, TokenBudget
 
 log = structlog.get_logger(__name__)
 __all__ = ["SentenceVectors", "compose_draft", "draft", "missing_facts", "reply_frame", "split_sentences", "summarize_request", "word_count"]
@@ -155,9 +155,13 @@ def compose_draft(
     drafting: DraftingConfig | None = None,
     llm: "LLMDrafter | None" = None,
     detect_languages: tuple[str, ...] = ("en", "es", "fr", "de", "it", "nl", "pt"),
+    llm_budget: "TokenBudget | None" = None,
 ) -> Draft:
     """The pipeline's drafting stage: the LLM drafter when configured, else (or on any LLM failure,
     invalid output, or a draft the checks empty) the offline drafter; then the checks.
+
+    `llm_budget` is the ticket's token budget when an earlier stage (LLM triage) already drew on it;
+    None starts a new one.
 
     The LLM is asked only where a reply may be drafted and a passage supports one; it also writes the
     escalation packet for escalations and long threads (`drafting.packet_after_messages`). Every
@@ -172,7 +176,7 @@ def compose_draft(
 
     from worker.llm import LLMFailure
 
-    budget = llm.new_budget()
+    budget = llm_budget if llm_budget is not None else llm.new_budget()
     remarks: list[str] = []
     result = offline
     if triage.role in ("draft", "constrained_draft") and passages:

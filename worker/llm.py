@@ -141,7 +141,8 @@ def build_chat_model(spec: str, *, base_url: str = "", api_key: str = "", timeou
     return init_chat_model(spec, **kwargs)
 
 
-def _text(value: Any, limit_words: int = 80) -> str:
+def plain_words(value: Any, limit_words: int = 80) -> str:
+    """`value` as one line of at most `limit_words` words, control characters removed."""
     words = _CONTROL.sub(" ", str(value or "")).split()
     return " ".join(words[:limit_words])
 
@@ -166,11 +167,13 @@ class LLMDrafter:
 
     `model` is any LangChain chat model supporting `with_structured_output` (`method` says how:
     json_schema, function_calling or json_mode); `name` is shown in the note ("llm:openai:gpt-4o-mini").
+    `triage` (DESKHAND_LLM_TRIAGE) says the same model also chooses ticket categories
+    (worker/llm_triage.py).
     """
 
     def __init__(self, model: Any, *, name: str, method: str = "json_schema", token_budget: int = 6000,
-                 max_output_tokens: int = 700, max_retries: int = 2, retry_models: bool = False):
-        self.model, self.name, self.method = model, name, method
+                 max_output_tokens: int = 700, max_retries: int = 2, retry_models: bool = False, triage: bool = False):
+        self.model, self.name, self.method, self.triage = model, name, method, triage
         self.token_budget, self.max_output_tokens = token_budget, max_output_tokens
         self.max_retries, self.retry_models = max_retries, retry_models
         # the OpenAI client logs request bodies at DEBUG: keep ticket text out of the logs whatever LOG_LEVEL says
@@ -189,7 +192,7 @@ class LLMDrafter:
         provider = s.deskhand_llm.split(":", 1)[0].lower()
         return cls(model, name=f"llm:{s.deskhand_llm}", method=s.deskhand_llm_structured_output, token_budget=s.deskhand_llm_token_budget,
                    max_output_tokens=s.deskhand_llm_max_output_tokens, max_retries=s.deskhand_llm_max_retries,
-                   retry_models=provider == "ollama")
+                   retry_models=provider == "ollama", triage=s.deskhand_llm_triage)
 
     def new_budget(self) -> TokenBudget:
         return TokenBudget(self.token_budget)
@@ -217,10 +220,10 @@ class LLMDrafter:
                 sources = sources[:-1]  # then the weakest passages
             else:
                 raise LLMFailure("budget", "the ticket is too long for its token budget")
-        reply = self._call(DraftReply, system, user, budget, ticket_id=ticket.id, call="draft", redacted=redactor.counts())
+        reply = self.structured(DraftReply, system, user, budget, ticket_id=ticket.id, call="draft", redacted=redactor.counts())
         claims = []
         for n, sentence in enumerate(reply.sentences[:MAX_SENTENCES]):
-            text = redactor.restore(_text(sentence.text))
+            text = redactor.restore(plain_words(sentence.text))
             if text:
                 sources_ = tuple(ids.get(str(pid).strip().strip("[]").upper(), str(pid)) for pid in sentence.passage_ids[:4])
                 claims.append(Claim(text=text, sources=sources_, unit=n))
@@ -230,9 +233,9 @@ class LLMDrafter:
             claims=tuple(claims),
             drafter=self.name,
             language=triage.language,
-            missing_info=tuple(redactor.restore(_text(m, 12)) for m in reply.missing_information[:3]),
+            missing_info=tuple(redactor.restore(plain_words(m, 12)) for m in reply.missing_information[:3]),
             escalate=bool(reply.escalate),
-            escalate_reason=redactor.restore(_text(reply.escalate_reason, 30)),
+            escalate_reason=redactor.restore(plain_words(reply.escalate_reason, 30)),
         )
 
     def packet(self, ticket: Ticket, triage: Triage, *, budget: TokenBudget) -> EscalationPacket:
@@ -251,14 +254,14 @@ class LLMDrafter:
                 thread["messages"] = thread["messages"][:1] + thread["messages"][2:]
             else:
                 raise LLMFailure("budget", "the token budget is spent")
-        summary = self._call(CaseSummary, system, user, budget, ticket_id=ticket.id, call="packet", redacted=redactor.counts())
-        problem = redactor.restore(_text(summary.problem, ITEM_WORDS))
+        summary = self.structured(CaseSummary, system, user, budget, ticket_id=ticket.id, call="packet", redacted=redactor.counts())
+        problem = redactor.restore(plain_words(summary.problem, ITEM_WORDS))
         if not problem or commitments(problem) & {"approval", "guarantee"}:
             raise LLMFailure("empty", "it wrote no problem statement")
 
         def items(values: list[str]) -> tuple[str, ...]:
             # an item that approves or promises something is a decision, which the summary must not make
-            texts = (redactor.restore(_text(v, ITEM_WORDS)) for v in values[:MAX_ITEMS])
+            texts = (redactor.restore(plain_words(v, ITEM_WORDS)) for v in values[:MAX_ITEMS])
             return tuple(t for t in texts if t and not commitments(t) & {"approval", "guarantee"})
 
         return EscalationPacket(
@@ -294,7 +297,10 @@ class LLMDrafter:
             "Draft the reply to the customer's latest message."
         )
 
-    def _call(self, schema: type[BaseModel], system: str, user: str, budget: TokenBudget, **log_fields: Any) -> Any:
+    def structured(self, schema: type[BaseModel], system: str, user: str, budget: TokenBudget, **log_fields: Any) -> Any:
+        """One structured-output call: `schema` instance parsed from the model's answer to `system` +
+        `user`, its tokens charged to `budget` (the server's count, else an estimate). Raises LLMFailure
+        on any error or an answer that does not validate. `log_fields` go to the log (never text)."""
         from langchain_core.messages import HumanMessage, SystemMessage
 
         runnable = self.model.with_structured_output(schema, method=self.method, include_raw=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import html
 import re
 
-from integrations.base import Ticket
+from integrations.base import PRIORITIES, Ticket
+from knowledge.models import Passage
 from worker.config import RoutingConfig
 from worker.models import UNKNOWN, Draft, EscalationPacket, Note, Triage
 
@@ -32,7 +33,10 @@ def _esc(text: str) -> str:
 
 
 def route(triage: Triage, draft: Draft, routing: RoutingConfig) -> tuple[tuple[str, ...], str | None]:
-    """(tags, group) for a triaged ticket; every tag carries `routing.tag_prefix`, no duplicates."""
+    """(tags, group) for a triaged ticket; every tag carries `routing.tag_prefix`, no duplicates.
+
+    `stale_source_tags` are added when a source the note cites is stale or outdated upstream.
+    The helpdesk priority is `route_priority`'s."""
     if triage.category == UNKNOWN:
         names, group = list(routing.unknown.tags), routing.unknown.group
     else:
@@ -43,6 +47,8 @@ def route(triage: Triage, draft: Draft, routing: RoutingConfig) -> tuple[tuple[s
         names += routing.no_draft_tags  # and not the role's tag: "draft_ready" beside "no_source" contradicts
     else:
         names += routing.role_tags.get(triage.role, [])
+    if any(p.stale or p.outdated for p in draft.citations):
+        names += routing.stale_source_tags
     risk_routes = [routing.risks[f] for f in triage.risks if f in routing.risks]
     names += [t for r in risk_routes for t in r.tags]
     group = next((r.group for r in risk_routes if r.group), group)  # a risk flag's group wins over the category's
@@ -50,8 +56,34 @@ def route(triage: Triage, draft: Draft, routing: RoutingConfig) -> tuple[tuple[s
     return tags, group
 
 
+def route_priority(triage: Triage, routing: RoutingConfig) -> str | None:
+    """The least helpdesk priority routing asks for this ticket ("low" < "normal" < "high" < "urgent"),
+    or None when routing sets none (the default: ops opt in).
+
+    The highest of the category's (or `unknown`'s) `priority`, `urgency_priority[triage.urgency]` and
+    the `priority` of each raised risk flag. It is a floor, not a value to set: the helpdesk adapters
+    raise a lower priority to it and never lower one (`integrations.base.raises_priority`).
+    """
+    route_ = routing.unknown if triage.category == UNKNOWN else routing.categories.get(triage.category)
+    wanted = [
+        route_.priority if route_ else None,
+        routing.urgency_priority.get(triage.urgency),
+        *(routing.risks[f].priority for f in triage.risks if f in routing.risks),
+    ]
+    return max((p for p in wanted if p), key=PRIORITIES.index, default=None)
+
+
 def _updated(date: str) -> str:
     return f" (updated {date[:10]})" if date else ""
+
+
+def _freshness(passage: Passage, stale_after_days: int | None) -> str:
+    """What the agent must know about a cited source's age, after its title: "" when it is fresh."""
+    if passage.outdated:
+        return " — outdated upstream"
+    if not passage.stale:
+        return ""
+    return f" — stale: older than {stale_after_days} days" if stale_after_days else " — stale"
 
 
 def _packet_html(packet: EscalationPacket, *, show_why: bool) -> str:
@@ -73,9 +105,21 @@ def _packet_html(packet: EscalationPacket, *, show_why: bool) -> str:
 
 
 def render_note(
-    ticket: Ticket, message_id: str, triage: Triage, draft: Draft, routing: RoutingConfig, pipeline_version: str
+    ticket: Ticket,
+    message_id: str,
+    triage: Triage,
+    draft: Draft,
+    routing: RoutingConfig,
+    pipeline_version: str,
+    *,
+    stale_after_days: int | None = None,
 ) -> Note:
-    """The note for one customer message: triage line, draft or reason, sources, missing facts, escalation, marker."""
+    """The note for one customer message: triage line, draft or reason, sources, missing facts, escalation, marker.
+
+    A cited source that is outdated upstream or stale (older than `stale_after_days`, the index's
+    setting, named in the note when given) is marked after its date, outside the draft, so the
+    draft's word budget is unchanged.
+    """
     marker = make_marker(ticket.id, message_id, pipeline_version)
     header = (
         f"<strong>Deskhand</strong> · {_esc(triage.label or triage.category)} · urgency {triage.urgency} · "
@@ -104,7 +148,7 @@ def render_note(
         for n, p in enumerate(draft.citations, 1):
             title = _esc(p.title[:200])
             link = f'<a href="{_esc(p.url)}">{title}</a>' if p.url else title
-            items.append(f"[{n}] {link}{_updated(p.updated_at)}")
+            items.append(f"[{n}] {link}{_updated(p.updated_at)}{_freshness(p, stale_after_days)}")
         parts.append(f"<p><strong>{label}:</strong><br>{'<br>'.join(items)}</p>")
     if draft.checklist:
         items = "<br>".join(f"• {_esc(item)}" for item in draft.checklist)

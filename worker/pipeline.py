@@ -18,12 +18,13 @@ from worker import PIPELINE_VERSION
 from worker.config import Config
 from worker.drafting import SentenceVectors, compose_draft
 from worker.models import UNKNOWN, Draft, Note, Triage
-from worker.notes import parse_marker, render_note
+from worker.notes import parse_marker, render_note, route_priority
 from worker.store import Store
 from worker.triage import Embeds, Taxonomy, triage, triage_text
 
 if TYPE_CHECKING:
     from worker.llm import LLMDrafter
+    from worker.llm_triage import LLMTriager
     from worker.reload import ConfigWatcher
 
 log = structlog.get_logger(__name__)
@@ -43,10 +44,16 @@ class Pipeline:
     config_watcher: "ConfigWatcher | None" = None  # reloads changed YAML at the start of each job
     match_language: bool = False  # retrieve only articles in the ticket's detected language
     llm: "LLMDrafter | None" = None  # the LLM drafter (DESKHAND_LLM); None = the offline drafter only
+    # the LLM choosing categories; None = built from `llm` when DESKHAND_LLM_TRIAGE is on, else the local classifier only
+    llm_triage: "LLMTriager | None" = None
     sentences: SentenceVectors = field(init=False)
 
     def __post_init__(self) -> None:
         self.sentences = SentenceVectors(self.embedder)
+        if self.llm_triage is None and self.llm is not None and self.llm.triage:
+            from worker.llm_triage import LLMTriager
+
+            self.llm_triage = LLMTriager(self.llm)
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,7 @@ class Analysis:
     passages: list[Passage]
     draft: Draft
     note: Note
+    priority: str | None = None  # the least helpdesk priority routing asks for (raised to, never lowered); None: none
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,9 @@ def analyze(ticket: Ticket, message: Message, p: Pipeline, timings: dict[str, fl
     query_text = triage_text(ticket)
     query_vec = p.embedder.embed([query_text])[0]
     clock.lap("embed")
-    t = triage(ticket, p.taxonomy, query_vec)
+    budget = p.llm.new_budget() if p.llm is not None else None  # the ticket's LLM tokens, triage and drafting together
+    choose = p.llm_triage.chooser(ticket, p.taxonomy.config, budget=budget) if p.llm_triage is not None else None
+    t = triage(ticket, p.taxonomy, query_vec, choose=choose)
     clock.lap("triage")
     category = p.config.triage.categories.get(t.category) if t.category != UNKNOWN else None
     passages: list[Passage] = []
@@ -114,12 +124,14 @@ def analyze(ticket: Ticket, message: Message, p: Pipeline, timings: dict[str, fl
     clock.lap("retrieve")
     d = compose_draft(
         ticket, t, passages, query_vec=query_vec, sentences=p.sentences, category=category, max_words=p.max_words,
-        drafting=p.config.triage.drafting, llm=p.llm, detect_languages=tuple(p.config.triage.language.detect),
+        drafting=p.config.triage.drafting, llm=p.llm, detect_languages=tuple(p.config.triage.language.detect), llm_budget=budget,
     )
     clock.lap("draft")
-    note = render_note(ticket, message.id, t, d, p.config.routing, PIPELINE_VERSION)
+    # the index's age limit, for the note's stale-source marks (a test double may not have one)
+    stale_after_days = getattr(p.index, "stale_after_days", None)
+    note = render_note(ticket, message.id, t, d, p.config.routing, PIPELINE_VERSION, stale_after_days=stale_after_days)
     clock.lap("render")
-    return Analysis(triage=t, passages=passages, draft=d, note=note)
+    return Analysis(triage=t, passages=passages, draft=d, note=note, priority=route_priority(t, p.config.routing))
 
 
 class _StageClock:
@@ -162,10 +174,10 @@ def run_event(event: TicketEvent, p: Pipeline, job_id: str) -> Outcome:
     t = a.triage
     bound = bound.bind(message_id=message.id, category=t.category, role=t.role, confidence=t.confidence)
     try:
-        # One call: the adapter writes tags and group no later than the note, in as few helpdesk updates
-        # as the vendor allows (Zendesk: one ticket update). The note is what marks the message answered,
-        # so a transient failure before it is retried in full and never leaves a note without its tags.
-        p.helpdesk.post_note(ticket.id, a.note.html, tags=a.note.tags, group_id=a.note.group)
+        # One call: the adapter writes tags, group and priority no later than the note, in as few helpdesk
+        # updates as the vendor allows (Zendesk: one ticket update). The note is what marks the message
+        # answered, so a transient failure before it is retried in full and never leaves a note without its tags.
+        p.helpdesk.post_note(ticket.id, a.note.html, tags=a.note.tags, group_id=a.note.group, priority=a.priority)
     except PermanentHelpdeskError as exc:
         p.store.finish(p.helpdesk.name, ticket.id, message.id, status="failed", category=t.category, role=t.role, detail=str(exc))
         bound.error("post_failed", error=type(exc).__name__, status=exc.status)
@@ -173,7 +185,8 @@ def run_event(event: TicketEvent, p: Pipeline, job_id: str) -> Outcome:
     p.store.finish(
         p.helpdesk.name, ticket.id, message.id, status="posted", category=t.category, role=t.role, drafted=a.draft.has_draft
     )
-    bound.info("note_posted", drafted=a.draft.has_draft, citations=len(a.draft.citations), tags=list(a.note.tags))
+    bound.info("note_posted", drafted=a.draft.has_draft, citations=len(a.draft.citations), tags=list(a.note.tags),
+               priority=a.priority)
     return Outcome(
         "posted", ticket.id, message_id=message.id, category=t.category, role=t.role, drafted=a.draft.has_draft, tags=a.note.tags
     )

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     deskhand_llm_token_budget: int = 6000  # prompt + completion tokens per ticket, every call together
     deskhand_llm_max_output_tokens: int = 700
     deskhand_llm_structured_output: Literal["json_schema", "function_calling", "json_mode"] = "json_schema"
+    deskhand_llm_triage: bool = False  # the LLM also chooses each ticket's category (local classifier as fallback)
 
     http_timeout_s: float = 10.0
     max_retries: int = 5
@@ -85,6 +86,12 @@ class Settings(BaseSettings):
     @classmethod
     def _model_default(cls, v: str) -> str:
         return v or default_embedding_model()
+
+    @model_validator(mode="after")
+    def _llm_triage_needs_llm(self) -> "Settings":
+        if self.deskhand_llm_triage and not self.deskhand_llm:
+            raise ValueError("DESKHAND_LLM_TRIAGE=true needs DESKHAND_LLM (the model that chooses categories)")
+        return self
 
     @property
     def chroma_dir(self) -> Path:

@@ -21,7 +21,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 import sklearn
@@ -197,13 +197,22 @@ def cap_role(role: Role, cap: Role | None) -> Role:
     return role if ROLES.index(role) >= ROLES.index(cap) else cap
 
 
-def triage(ticket: Ticket, taxonomy: Taxonomy, query_vec: np.ndarray) -> Triage:
+#: Chooses the category in place of the classifier (the LLM of worker/llm_triage.py): called with the
+#: text triage classifies (sentences addressed to Deskhand removed) and the local result (category,
+#: confidence, reasons), it returns the (category, confidence, reasons) to use instead. Never called
+#: when an ops rule matched or the ticket's language is not supported.
+CategoryChooser = Callable[[str, str, float, list[str]], tuple[str, float, list[str]]]
+
+
+def triage(ticket: Ticket, taxonomy: Taxonomy, query_vec: np.ndarray, *, choose: CategoryChooser | None = None) -> Triage:
     """Triage `ticket` given the embedding of `triage_text(ticket)`.
 
     Returns a Triage whose category is one of the taxonomy's names or `unknown` (role escalate_only),
     whose confidence is the classifier's probability for the category (1.0 when an ops rule chose
     it, the best category's probability when abstaining) and whose role is the category's, lowered
-    by any risk flag's configured `role`.
+    by any risk flag's configured `role`. `choose`, when given, replaces the classifier's decision
+    (not the rules', nor the risk flags' limits, which apply after it); the role it leads to is never
+    more permissive than the one the classifier's own decision would have had.
     """
     cfg = taxonomy.config
     text = triage_text(ticket)
@@ -220,6 +229,7 @@ def triage(ticket: Ticket, taxonomy: Taxonomy, query_vec: np.ndarray) -> Triage:
         pred = taxonomy.predict(text, query_vec)
     best, prob = pred.ranked[0][0], round(pred.ranked[0][1], 3)  # rounded once: the note and the reasons agree
     reasons: list[str] = []
+    role_cap: Role | None = None  # set when the LLM chose a category more permissive than the local one
     rule = taxonomy.match_rules(clean)
     if rule:
         category, confidence = rule[0], 1.0
@@ -239,6 +249,15 @@ def triage(ticket: Ticket, taxonomy: Taxonomy, query_vec: np.ndarray) -> Triage:
         elif prob < cfg.abstain_below:
             category = UNKNOWN
             reasons.append(f"below abstain threshold {cfg.abstain_below:.2f}")
+        if choose is not None and not (detected and language not in cfg.language.supported):
+            local = category
+            category, confidence, reasons = choose(clean.strip(), category, confidence, reasons)
+            # The model may re-route a ticket, never widen what the AI may do with it: ticket text that
+            # talks the model into a "draft" category must not unlock drafting the local classifier withheld.
+            local_role: Role = "escalate_only" if local == UNKNOWN else cfg.categories[local].role
+            if category != UNKNOWN and cap_role(cfg.categories[category].role, local_role) != cfg.categories[category].role:
+                role_cap = local_role
+                reasons.append(f"role kept at the local classifier's {local_role}")
 
     risks = detect_risks(text, {flag: rc.phrases for flag, rc in cfg.risks.items()})
     if category == UNKNOWN:
@@ -246,7 +265,7 @@ def triage(ticket: Ticket, taxonomy: Taxonomy, query_vec: np.ndarray) -> Triage:
         label = "Unknown (needs human triage)"
     else:
         cat = cfg.categories[category]
-        role, label = cat.role, cat.label or category
+        role, label = cap_role(cat.role, role_cap), cat.label or category
         for flag in risks:
             capped = cap_role(role, cfg.risks[flag].role if flag in cfg.risks else None)
             if capped != role:

@@ -53,6 +53,20 @@ def test_escalate_only_ticket_gets_tags_and_escalation_note_but_no_draft(service
     assert is_private(service.vendor, note)
     assert "Escalation (no draft):" in html and "Draft reply" not in html
     assert {"deskhand_account_access", "deskhand_escalation", "deskhand_urgent"} <= set(service.fake.tags(service.vendor, 5002))
+    # the shipped routing sets no priority: even an urgent escalation keeps the priority it had
+    assert service.fake.priority(service.vendor, 5002) == (None if service.vendor == "zendesk" else 1)
+
+
+def test_a_draft_citing_a_stale_article_says_so_and_tags_it(service):
+    # demo/help_center/hearth-battery.md was last updated 2024-06-02: older than KB_STALE_AFTER_DAYS (365)
+    service.add_ticket(5005, "Thermostat batteries", "How long do the AA batteries in my Larkspur Hearth thermostat last?")
+    outcome = service.outcome(service.send(5005, invocation_id="inv-5005").json()["job_id"])
+    assert outcome["status"] == "posted" and outcome["drafted"] is True
+    html = note_html(service.vendor, service.notes(5005)[0])
+    sources = html.split("<strong>Sources:</strong><br>")[1].split("</p>")[0]
+    assert re.search(r"Larkspur Hearth battery and power</a> \(updated 2024-06-02\) — stale: older than 365 days", sources)
+    assert "stale" not in html.split("<strong>Sources:</strong>")[0]  # the draft itself is untouched
+    assert "deskhand_stale_source" in service.fake.tags(service.vendor, 5005)
 
 
 def test_rate_limited_note_is_retried_after_retry_after_and_posted_once(service):

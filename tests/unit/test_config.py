@@ -160,3 +160,41 @@ def test_group_must_be_a_numeric_id(tmp_path):
         load_config(write(tmp_path, routing=bad))
     ok = load_config(write(tmp_path, routing=ROUTING.replace("{tags: [shipping]}", "{tags: [shipping], group: 360001234567}")))
     assert ok.routing.categories["shipping"].group == "360001234567"
+
+
+def test_shipped_routing_sets_no_priority_and_tags_stale_sources():
+    routing = load_config(ROOT / "config").routing
+    assert routing.urgency_priority == {}  # off by default: ops opt in
+    assert all(r.priority is None for r in [routing.unknown, *routing.categories.values(), *routing.risks.values()])
+    assert routing.stale_source_tags == ["stale_source"]
+
+
+def test_priorities_per_urgency_category_and_risk_flag_load(tmp_path):
+    routing = ROUTING + (
+        "urgency_priority: {urgent: urgent, high: high}\n"
+        "unknown: {tags: [needs_human_triage], priority: normal}\n"
+        "risks:\n  self_harm: {tags: [risk_self_harm], priority: urgent}\n"
+        "stale_source_tags: [stale_source]\n"
+    )
+    cfg = load_config(write(tmp_path, routing=routing)).routing
+    assert cfg.urgency_priority == {"urgent": "urgent", "high": "high"}
+    assert (cfg.unknown.priority, cfg.risks["self_harm"].priority) == ("normal", "urgent")
+    assert "stale_source" in cfg.all_tags()
+
+
+@pytest.mark.parametrize("routing,line,field", [
+    (ROUTING + "urgency_priority: {urgent: critical}\n", 4, "urgency_priority.urgent"),
+    (ROUTING.replace("{tags: [shipping]}", "{tags: [shipping], priority: 4}"), 3, "categories.shipping.priority"),
+    (ROUTING + "risks:\n  legal_threat: {priority: asap}\n", 5, "risks.legal_threat.priority"),
+])
+def test_a_bad_priority_names_file_line_and_the_valid_values(tmp_path, routing, line, field):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, routing=routing))
+    msg = str(err.value)
+    assert msg.startswith(f"{tmp_path / 'routing.yaml'}:{line}: {field}: unknown priority")
+    assert "(valid: low, normal, high, urgent; on Freshdesk these are 1 low, 2 medium, 3 high, 4 urgent)" in msg
+
+
+def test_urgency_priority_keys_must_be_urgency_levels(tmp_path):
+    with pytest.raises(ConfigError, match=r"routing.yaml:4: urgency_priority.hgh: unknown urgency 'hgh' \(valid: low, normal, high, urgent\)"):
+        load_config(write(tmp_path, routing=ROUTING + "urgency_priority: {hgh: high}\n"))

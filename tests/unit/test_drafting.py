@@ -158,3 +158,23 @@ def test_lists_under_different_headings_stay_apart_and_keep_their_lead_in():
         "If both amounts are still there after 7 days:\n1. Find your order number.\n2. Note the date of each charge."))
     d2 = run("both amounts still there after 7 days, find order number and date of each charge", passages=(q,))
     assert "If both amounts are still there after 7 days: [1]\n1. Find your order number. [1]\n2. Note the date of each charge. [1]" in d2.body
+
+
+def test_stale_sources_are_marked_in_the_note_and_the_draft_keeps_its_word_budget():
+    from dataclasses import replace
+
+    from tests.draftkit import CATEGORIES, DRAFTING, EMB, ROUTING, SENTENCES, retrieve, triage_for
+    from worker.drafting import compose_draft
+    from worker.notes import render_note
+
+    text = "How long does standard delivery take, and when are orders dispatched?"
+    stale = [replace(p, stale=True, updated_at="2024-01-15T00:00:00Z") for p in retrieve(text)]
+    t = ticket(message(1, text))
+    for max_words in (120, 25):
+        d = compose_draft(t, triage_for("draft"), stale, query_vec=EMB.embed([text])[0], sentences=SENTENCES,
+                          category=CATEGORIES["draft"], max_words=max_words, drafting=DRAFTING)
+        note = render_note(t, "m1", triage_for("draft"), d, ROUTING.model_copy(update={"stale_source_tags": ["stale_source"]}),
+                           "test", stale_after_days=365)
+        assert d.has_draft and word_count(d.body) <= max_words and "stale" not in d.body
+        assert "(updated 2024-01-15) — stale: older than 365 days" in note.html
+        assert "deskhand_stale_source" in note.tags

@@ -2,19 +2,21 @@
 
 Zendesk and Freshdesk run their real adapters against `responses`, whose callbacks are served from the
 in-memory state of `tests.fakehelpdesk.FakeHelpdesk` (no sockets); local runs on a temporary folder.
+Each builder returns the helpdesk and a function reading the ticket's priority as Deskhand names it
+(the `Ticket` record does not carry it), starting at "normal".
 """
 from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 import responses
 
 from integrations.base import Helpdesk, TicketNotFound
-from integrations.freshdesk import FreshdeskHelpdesk
+from integrations.freshdesk import FreshdeskHelpdesk, priority_name
 from integrations.local import LocalHelpdesk
 from tests.fakehelpdesk import FakeHelpdesk
 
@@ -31,24 +33,28 @@ BODIES = [body for _, _, body, _ in CONVERSATION]
 NOTE = '<p>Draft reply: we will resend parcel A-1.</p><!-- deskhand:v1 ticket=4242 -->'
 
 
-def _zendesk(rsps: responses.RequestsMock, tmp_path: Path) -> Helpdesk:
+Built = tuple[Helpdesk, Callable[[], str | None]]
+
+
+def _zendesk(rsps: responses.RequestsMock, tmp_path: Path) -> Built:
     from integrations.zendesk import ZendeskHelpdesk
 
     fake = FakeHelpdesk(page_size=2)  # forces comment pagination
     fake.mock(rsps, zendesk_url="https://acme.zendesk.com")
-    fake.add_zendesk_ticket(TICKET_ID, "Parcel lost", REQUESTER, CONVERSATION, tags=["vip"])
-    return ZendeskHelpdesk(subdomain="acme", email="bot@acme.test", api_token="t",
-                           bot_user_id=str(fake.zendesk_bot_user_id))
+    fake.add_zendesk_ticket(TICKET_ID, "Parcel lost", REQUESTER, CONVERSATION, tags=["vip"], priority="normal")
+    desk = ZendeskHelpdesk(subdomain="acme", email="bot@acme.test", api_token="t", bot_user_id=str(fake.zendesk_bot_user_id))
+    return desk, lambda: fake.priority("zendesk", TICKET_ID)
 
 
-def _freshdesk(rsps: responses.RequestsMock, tmp_path: Path) -> Helpdesk:
+def _freshdesk(rsps: responses.RequestsMock, tmp_path: Path) -> Built:
     fake = FakeHelpdesk(page_size=2)  # forces conversation pagination
     fake.mock(rsps, freshdesk_url="https://acme.freshdesk.com")
-    fake.add_freshdesk_ticket(TICKET_ID, "Parcel lost", REQUESTER, CONVERSATION, tags=["vip"])
-    return FreshdeskHelpdesk(domain="acme", api_key="k", bot_agent_id=str(fake.freshdesk_bot_agent_id))
+    fake.add_freshdesk_ticket(TICKET_ID, "Parcel lost", REQUESTER, CONVERSATION, tags=["vip"], priority=2)
+    desk = FreshdeskHelpdesk(domain="acme", api_key="k", bot_agent_id=str(fake.freshdesk_bot_agent_id))
+    return desk, lambda: priority_name(fake.priority("freshdesk", TICKET_ID))
 
 
-def _local(rsps: responses.RequestsMock, tmp_path: Path) -> Helpdesk:
+def _local(rsps: responses.RequestsMock, tmp_path: Path) -> Built:
     start = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
     messages = [
         {"id": f"m{i}", "author_id": str(author), "author_role": role, "public": public,
@@ -56,15 +62,21 @@ def _local(rsps: responses.RequestsMock, tmp_path: Path) -> Helpdesk:
         for i, (author, role, body, public) in enumerate(CONVERSATION)
     ]
     ticket = {"id": TICKET_ID, "subject": "Parcel lost", "requester": {"id": str(REQUESTER), "name": "R"},
-              "status": "open", "tags": ["vip"], "group_id": None, "locale": "en", "messages": messages}
-    (tmp_path / f"{TICKET_ID}.json").write_text(json.dumps(ticket), encoding="utf-8")
-    return LocalHelpdesk(tmp_path)
+              "status": "open", "priority": "normal", "tags": ["vip"], "group_id": None, "locale": "en", "messages": messages}
+    path = tmp_path / f"{TICKET_ID}.json"
+    path.write_text(json.dumps(ticket), encoding="utf-8")
+    return LocalHelpdesk(tmp_path), lambda: json.loads(path.read_text(encoding="utf-8")).get("priority")
 
 
 @pytest.fixture(params=[_zendesk, _freshdesk, _local], ids=["zendesk", "freshdesk", "local"])
-def helpdesk(request, tmp_path) -> Iterator[Helpdesk]:
+def built(request, tmp_path) -> Iterator[Built]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         yield request.param(rsps, tmp_path)
+
+
+@pytest.fixture
+def helpdesk(built) -> Helpdesk:
+    return built[0]
 
 
 def test_implements_the_protocol(helpdesk):
@@ -121,3 +133,27 @@ def test_post_note_with_routing_adds_tags_sets_group_and_stays_private(helpdesk)
     assert ticket.group_id == "360001"
     note = ticket.messages[-1]
     assert (note.id, note.author_role, note.public) == (note_id, "agent", False)
+
+
+def test_post_note_raises_a_lower_priority(built):
+    helpdesk, priority = built
+    helpdesk.fetch_ticket(TICKET_ID)  # as the job does; the adapter may use what it read
+    note_id = helpdesk.post_note(TICKET_ID, NOTE, tags=["deskhand_shipping"], priority="high")
+    assert priority() == "high"
+    ticket = helpdesk.fetch_ticket(TICKET_ID)
+    assert ticket.messages[-1].id == note_id and "deskhand_shipping" in ticket.tags
+
+
+@pytest.mark.parametrize("wanted", ["low", "normal"])
+def test_post_note_never_lowers_a_priority(built, wanted):
+    helpdesk, priority = built
+    helpdesk.fetch_ticket(TICKET_ID)
+    helpdesk.post_note(TICKET_ID, NOTE, priority=wanted)
+    assert priority() == "normal"
+    assert helpdesk.fetch_ticket(TICKET_ID).messages[-1].public is False
+
+
+def test_post_note_without_priority_leaves_it_alone(built):
+    helpdesk, priority = built
+    helpdesk.post_note(TICKET_ID, NOTE, tags=["deskhand_shipping"])
+    assert priority() == "normal"

@@ -1,7 +1,8 @@
 from knowledge.models import Passage
 from worker.config import RouteConfig, RoutingConfig
 from worker.models import Draft, Triage
-from worker.notes import parse_marker, render_note, route
+from worker.notes import parse_marker, render_note, route, route_priority
+from worker.sentences import word_count
 
 from .fakes import message, ticket
 
@@ -63,3 +64,68 @@ def test_route_dedupes_and_prefixes():
 
 def test_parse_marker_ignores_other_text():
     assert parse_marker("thanks, deskhand!") is None
+
+
+# --- priority ---------------------------------------------------------------------------------------
+
+
+def test_no_priority_unless_routing_sets_one():
+    assert route_priority(tri(), ROUTING) is None
+
+
+def test_the_highest_configured_priority_wins():
+    routing = ROUTING.model_copy(update={
+        "urgency_priority": {"urgent": "high", "high": "normal"},
+        "categories": {"billing": RouteConfig(tags=["billing"], priority="normal")},
+        "risks": {"self_harm": RouteConfig(priority="urgent"), "legal_threat": RouteConfig(priority="low")},
+    })
+    assert route_priority(tri(urgency="urgent"), routing) == "high"
+    assert route_priority(tri(urgency="low"), routing) == "normal"  # the category's
+    flagged = Triage(**{**tri(urgency="high").__dict__, "risks": ("legal_threat", "self_harm")})
+    assert route_priority(flagged, routing) == "urgent"
+
+
+def test_unknown_tickets_use_the_unknown_priority():
+    routing = ROUTING.model_copy(update={"unknown": RouteConfig(tags=["needs_human_triage"], priority="high")})
+    assert route_priority(tri(category="unknown", role="escalate_only", urgency="normal"), routing) == "high"
+
+
+# --- stale sources ----------------------------------------------------------------------------------
+
+OLD = Passage(chunk_id="b#0", article_id="b", title="Refund policy", text="…", score=0.6, url="https://h/b",
+              updated_at="2024-03-02T00:00:00Z", stale=True)
+OUTDATED = Passage(chunk_id="c#0", article_id="c", title="Chargebacks", text="…", score=0.6, updated_at="2026-09-01T00:00:00Z",
+                   outdated=True, stale=True)
+STALE_ROUTING = ROUTING.model_copy(update={"stale_source_tags": ["stale_source"]})
+
+
+def test_stale_and_outdated_sources_are_marked_next_to_their_citation():
+    d = Draft(body="A pending authorisation drops off within 7 days. [1] Refunds take 10 days. [2] Disputes take 60 days. [3]",
+              citations=(P, OLD, OUTDATED))
+    note = render_note(ticket(message(1, "x")), "m1", tri(), d, STALE_ROUTING, "0.1.0", stale_after_days=365)
+    assert '[1] <a href="https://h/a">Charged twice?</a> (updated 2026-10-02)<br>' in note.html  # fresh: no mark
+    assert '[2] <a href="https://h/b">Refund policy</a> (updated 2024-03-02) — stale: older than 365 days' in note.html
+    assert "[3] Chargebacks (updated 2026-09-01) — outdated upstream" in note.html
+    assert note.tags.count("dh_stale_source") == 1
+
+
+def test_stale_mark_without_a_known_age_limit_and_the_draft_budget():
+    body = " ".join(["word"] * 117) + " [1]"
+    d = Draft(body=body, citations=(OLD,))
+    note = render_note(ticket(message(1, "x")), "m1", tri(), d, STALE_ROUTING, "0.1.0")
+    assert '[1] <a href="https://h/b">Refund policy</a> (updated 2024-03-02) — stale</p>' in note.html
+    # the mark lives in the sources list, outside the draft: the draft itself is unchanged and within 120 words
+    draft_html = note.html.split("<strong>Draft reply (review before sending):</strong><br>")[1].split("</p>")[0]
+    assert draft_html == body and word_count(draft_html) <= 120 and "stale" not in draft_html
+
+
+def test_fresh_sources_add_no_stale_tag():
+    note = render_note(ticket(message(1, "x")), "m1", tri(), Draft(body="x [1]", citations=(P,)), STALE_ROUTING, "0.1.0")
+    assert "dh_stale_source" not in note.tags and "stale" not in note.html
+
+
+def test_policy_sources_of_a_summary_are_marked_too():
+    d = Draft(body="", citations=(OLD,), summary="Customer asks for a refund", checklist=("Items within 30 days [1]",))
+    note = render_note(ticket(message(1, "x")), "m1", tri(role="summary_only"), d, STALE_ROUTING, "0.1.0", stale_after_days=365)
+    assert "<strong>Policy to check:</strong><br>[1] " in note.html and "— stale: older than 365 days" in note.html
+    assert "dh_stale_source" in note.tags

@@ -41,12 +41,14 @@ class FakeHelpdesk:
         self._maybe_fail("fetch")
         return self.ticket
 
-    def post_note(self, ticket_id, html, tags=(), group_id=None):
-        # a real adapter writes tags and group no later than the note; record them in that order
+    def post_note(self, ticket_id, html, tags=(), group_id=None, priority=None):
+        # a real adapter writes tags, group and priority no later than the note; record them in that order
         if tags:
             self.add_tags(ticket_id, tags)
         if group_id:
             self.set_group(ticket_id, group_id)
+        if priority:
+            self.calls.append(("priority", priority))
         self.calls.append(("note", ticket_id))
         self._maybe_fail("note")
         n = len(self.ticket.messages) + 1
@@ -144,3 +146,21 @@ def test_should_process_rules():
     # an agent's private note (no marker) after the message does not block
     plain_note = message(2, "checking", role="agent", public=False)
     assert should_process(ticket(message(1, "hi"), plain_note))[0].id == "m1"
+
+
+def test_no_priority_is_sent_unless_routing_sets_one(tmp_path):
+    hd = FakeHelpdesk(ticket(message(1, "How long does standard shipping take?")))
+    run_event(EVENT, pipeline(hd, tmp_path), job_id="j1")
+    assert not any(c[0] == "priority" for c in hd.calls)
+
+
+def test_routings_priority_goes_with_the_note(tmp_path):
+    hd = FakeHelpdesk(ticket(message(1, "How long does standard shipping take?")))
+    p = pipeline(hd, tmp_path)
+    routing = ROUTING.model_copy(update={"categories": {"shipping": RouteConfig(tags=["shipping"], group="55", priority="high")},
+                                         "urgency_priority": {"urgent": "urgent"}})
+    p.config = replace(p.config, routing=routing)
+    out = run_event(EVENT, p, job_id="j1")
+    assert out.status == "posted"
+    assert [c[0] for c in hd.calls] == ["fetch", "tags", "group", "priority", "note"]
+    assert ("priority", "high") in hd.calls

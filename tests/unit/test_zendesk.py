@@ -718,3 +718,90 @@ def test_note_update_shape():
     assert note_update("<p>{x}</p>", tags=["a"], group_id=5) == {"ticket": {
         "comment": {"html_body": "<p>&#123;x&#125;</p>", "public": False}, "additional_tags": ["a"], "group_id": 5}}
     assert note_update("<p>x</p>") == {"ticket": {"comment": {"html_body": "<p>x</p>", "public": False}}}
+
+
+# --- priority: raised in the note's update, never lowered -------------------------------------------
+
+
+def _ticket_show(priority, updated_at="2026-11-29T09:58:41Z") -> dict:
+    data = load("ticket_show.json")
+    data["ticket"].update(priority=priority, updated_at=updated_at)
+    return data
+
+
+def _fetch(zd, rsps, priority) -> None:
+    rsps.get(f"{API}/tickets/48213.json", json=_ticket_show(priority))
+    rsps.get(f"{API}{COMMENTS_1}", json=load("comments_with_users_page_1.json"))
+    rsps.get(load("comments_with_users_page_1.json")["links"]["next"], json=load("comments_with_users_page_2.json"))
+    zd.fetch_ticket(48213)
+    rsps.calls.reset()
+
+
+def test_note_update_carries_priority_as_a_safe_update():
+    body = note_update("<p>x</p>", priority="high", updated_stamp="2026-11-29T09:58:41Z")
+    assert body == {"ticket": {"comment": {"html_body": "<p>x</p>", "public": False}, "priority": "high",
+                               "safe_update": True, "updated_stamp": "2026-11-29T09:58:41Z"}}
+
+
+def test_a_higher_priority_goes_in_the_one_note_update_stamped_with_the_fetch(zd, rsps):
+    _fetch(zd, rsps, "normal")
+    rsps.put(f"{API}/tickets/48213.json", json=load("ticket_update_with_routing_response.json"))
+    zd.post_note(48213, "<p>Draft</p>", tags=["deskhand_billing"], priority="urgent")
+    assert len(rsps.calls) == 1  # no extra read: the fetch told the priority and updated_at
+    sent = json.loads(rsps.calls[0].request.body)["ticket"]
+    assert (sent["priority"], sent["safe_update"], sent["updated_stamp"]) == ("urgent", True, "2026-11-29T09:58:41Z")
+    assert sent["additional_tags"] == ["deskhand_billing"] and sent["comment"]["public"] is False
+
+
+@pytest.mark.parametrize("current", ["high", "urgent"])
+def test_priority_is_never_lowered_or_rewritten(zd, rsps, current):
+    _fetch(zd, rsps, current)
+    rsps.put(f"{API}/tickets/48213.json", json=load("ticket_update_response.json"))
+    zd.post_note(48213, "<p>Draft</p>", priority="high")
+    sent = json.loads(rsps.calls[0].request.body)["ticket"]
+    assert "priority" not in sent and "safe_update" not in sent and "updated_stamp" not in sent
+
+
+def test_a_ticket_without_priority_gets_one(zd, rsps):
+    _fetch(zd, rsps, None)
+    rsps.put(f"{API}/tickets/48213.json", json=load("ticket_update_response.json"))
+    zd.post_note(48213, "<p>Draft</p>", priority="low")
+    assert json.loads(rsps.calls[0].request.body)["ticket"]["priority"] == "low"
+
+
+def test_priority_without_an_earlier_fetch_reads_the_ticket_first(zd, rsps):
+    rsps.get(f"{API}/tickets/48213.json", json=_ticket_show("low", "2026-11-29T10:00:00Z"))
+    rsps.put(f"{API}/tickets/48213.json", json=load("ticket_update_response.json"))
+    zd.post_note(48213, "<p>Draft</p>", priority="high")
+    assert [c.request.method for c in rsps.calls] == ["GET", "PUT"]
+    sent = json.loads(rsps.calls[1].request.body)["ticket"]
+    assert (sent["priority"], sent["updated_stamp"]) == ("high", "2026-11-29T10:00:00Z")
+
+
+def test_a_safe_update_conflict_rereads_and_keeps_the_agents_higher_priority(zd, rsps):
+    # An agent set the ticket to urgent between Deskhand's fetch and its note: Zendesk refuses the stamped
+    # update (409), the ticket is re-read, and the retry carries the note without any priority.
+    _fetch(zd, rsps, "normal")
+    rsps.put(f"{API}/tickets/48213.json", status=409, json=load("error_409.json"))
+    rsps.get(f"{API}/tickets/48213.json", json=_ticket_show("urgent", "2026-11-29T09:59:30Z"))
+    rsps.put(f"{API}/tickets/48213.json", json=load("ticket_update_response.json"))
+    assert zd.post_note(48213, "<p>Draft</p>", priority="high") == "27000000000121"
+    assert [c.request.method for c in rsps.calls] == ["PUT", "GET", "PUT"]
+    retry = json.loads(rsps.calls[2].request.body)["ticket"]
+    assert "priority" not in retry and retry["comment"]["html_body"] == "<p>Draft</p>"
+
+
+def test_a_safe_update_conflict_retries_with_the_new_stamp_when_still_lower(zd, rsps):
+    _fetch(zd, rsps, "normal")
+    rsps.put(f"{API}/tickets/48213.json", status=409, json=load("error_409.json"))
+    rsps.get(f"{API}/tickets/48213.json", json=_ticket_show("low", "2026-11-29T09:59:30Z"))
+    rsps.put(f"{API}/tickets/48213.json", json=load("ticket_update_response.json"))
+    zd.post_note(48213, "<p>Draft</p>", priority="high")
+    retry = json.loads(rsps.calls[2].request.body)["ticket"]
+    assert (retry["priority"], retry["updated_stamp"]) == ("high", "2026-11-29T09:59:30Z")
+
+
+def test_post_note_rejects_an_unknown_priority_before_writing(zd, rsps):
+    with pytest.raises(PermanentHelpdeskError, match="low, normal, high, urgent"):
+        zd.post_note(48213, "<p>x</p>", priority="4")
+    assert len(rsps.calls) == 0
