@@ -59,14 +59,14 @@ def test_escalate_only_ticket_gets_tags_and_escalation_note_but_no_draft(service
 
 def test_a_draft_citing_a_stale_article_says_so_and_tags_it(service):
     # demo/help_center/hearth-battery.md was last updated 2024-06-02: older than KB_STALE_AFTER_DAYS (365)
-    service.add_ticket(5005, "Thermostat batteries", "How long do the AA batteries in my Larkspur Hearth thermostat last?")
-    outcome = service.outcome(service.send(5005, invocation_id="inv-5005").json()["job_id"])
+    service.add_ticket(5012, "Thermostat batteries", "How long do the AA batteries in my Larkspur Hearth thermostat last?")
+    outcome = service.outcome(service.send(5012, invocation_id="inv-5012").json()["job_id"])
     assert outcome["status"] == "posted" and outcome["drafted"] is True
-    html = note_html(service.vendor, service.notes(5005)[0])
+    html = note_html(service.vendor, service.notes(5012)[0])
     sources = html.split("<strong>Sources:</strong><br>")[1].split("</p>")[0]
     assert re.search(r"Larkspur Hearth battery and power</a> \(updated 2024-06-02\) — stale: older than 365 days", sources)
     assert "stale" not in html.split("<strong>Sources:</strong>")[0]  # the draft itself is untouched
-    assert "deskhand_stale_source" in service.fake.tags(service.vendor, 5005)
+    assert "deskhand_stale_source" in service.fake.tags(service.vendor, 5012)
 
 
 def test_rate_limited_note_is_retried_after_retry_after_and_posted_once(service):
