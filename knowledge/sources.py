@@ -26,7 +26,8 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -46,21 +47,43 @@ SUPPORTED_SUFFIXES = MARKDOWN_SUFFIXES | HTML_SUFFIXES | {".jsonl", ".json"}
 # Entry points
 
 
+@dataclass(frozen=True)
+class LoadError:
+    """A file or record that could not be loaded, and which article ids it holds as far as they can be read.
+
+    `message` starts with the place: "<file>", "<file>:<line>" (a line of a Markdown file or JSONL
+    feed) or "<file>[<position>]" (a record of a JSON list). `article_ids` are the ids the bad
+    file or record most probably holds (a Markdown file's `id:` line or file stem, a JSONL line's
+    "id"), so that a sync can keep their indexed version; `ids_known` is False when they could not
+    be read at all (a JSON file that does not parse, a record without an id), and then no sync
+    can tell which indexed articles are gone and which are only broken.
+    """
+
+    message: str
+    article_ids: frozenset[str] = frozenset()
+    ids_known: bool = True
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What `load_articles` found: the good articles (stable order: file path, then position) and every problem."""
+
+    articles: tuple[Article, ...]
+    errors: tuple[LoadError, ...]
+
+
 def load_path(path: Path) -> list[Article]:
     """Load the articles at `path`: a folder (see `load_folder`) or a single supported file.
 
     Returns the articles in a stable order (file path, then position in the file).
     Raises FileNotFoundError if `path` does not exist, and ValueError for an unsupported file type,
-    malformed content or two articles with the same id.
+    malformed content or two articles with the same id: one line per problem, each naming its file
+    (and line), so one run shows them all. `load_articles` loads what it can instead.
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file or folder")
-    if path.is_dir():
-        return load_folder(path)
-    articles = _load_file(path)
-    _check_unique_ids((article, path) for article in articles)
-    return articles
+    report = load_articles(path)
+    if report.errors:
+        raise ValueError("\n".join(error.message for error in report.errors))
+    return list(report.articles)
 
 
 def load_folder(path: Path) -> list[Article]:
@@ -68,48 +91,123 @@ def load_folder(path: Path) -> list[Article]:
 
     Files with other suffixes are ignored, as is anything whose name (or a parent folder's name
     below `path`) starts with a dot. Raises FileNotFoundError if `path` does not exist, ValueError
-    if it is not a folder, if any file is malformed, or if two articles share an id (both files
-    are named).
+    if it is not a folder, and ValueError listing every malformed file or record and every id that
+    two articles share (all places named).
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path}: not a folder")
+    return load_path(path)
+
+
+def load_articles(path: Path) -> LoadReport:
+    """Load every good article at `path` (a folder or one supported file) and collect the problems.
+
+    A malformed Markdown or HTML file, an unreadable or unparseable file, and a bad JSONL line or
+    JSON record is left out with a `LoadError`; so is every article whose id appears more than
+    once (one error per id, naming each place, the last first): which copy is right is the
+    author's call. The rest loads as `load_path` would.
+    Raises FileNotFoundError if `path` does not exist and ValueError for a single file of an
+    unsupported type (a folder ignores those).
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such folder")
-    if not path.is_dir():
-        raise ValueError(f"{path}: not a folder")
-    loaded: list[tuple[Article, Path]] = []
-    for file in sorted(path.rglob("*")):
-        relative = file.relative_to(path)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        if not file.is_file() or file.suffix.lower() not in SUPPORTED_SUFFIXES:
-            continue
-        loaded.extend((article, file) for article in _load_file(file))
-    _check_unique_ids(loaded)
-    return [article for article, _ in loaded]
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    if path.is_dir():
+        files = [
+            file
+            for file in sorted(path.rglob("*"))
+            if not any(part.startswith(".") for part in file.relative_to(path).parts)
+            and file.is_file()
+            and file.suffix.lower() in SUPPORTED_SUFFIXES
+        ]
+    elif path.suffix.lower() in SUPPORTED_SUFFIXES:
+        files = [path]
+    else:
+        expected = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        raise ValueError(f"{path}: unsupported file type {path.suffix!r} (expected one of {expected})")
+    located: list[tuple[Article, str]] = []
+    errors: list[LoadError] = []
+    for file in files:
+        file_articles, file_errors = _load_file_located(file)
+        located.extend(file_articles)
+        errors.extend(file_errors)
+    articles, duplicates = _drop_duplicate_ids(located)
+    return LoadReport(articles=tuple(articles), errors=tuple(errors + duplicates))
 
 
-def _load_file(path: Path) -> list[Article]:
+def _load_file_located(path: Path) -> tuple[list[tuple[Article, str]], list[LoadError]]:
+    """(article, place) pairs of one supported file, and its problems; never raises for bad content."""
     suffix = path.suffix.lower()
-    if suffix in MARKDOWN_SUFFIXES:
-        return [load_markdown(path)]
-    if suffix in HTML_SUFFIXES:
-        return [load_html(path)]
     if suffix == ".jsonl":
-        return load_jsonl(path)
+        return _load_jsonl_located(path)
     if suffix == ".json":
-        return load_json(path)
-    expected = ", ".join(sorted(SUPPORTED_SUFFIXES))
-    raise ValueError(f"{path}: unsupported file type {path.suffix!r} (expected one of {expected})")
+        return _load_json_located(path)
+    try:
+        article = load_markdown(path) if suffix in MARKDOWN_SUFFIXES else load_html(path)
+    except (ValueError, OSError) as exc:
+        ids, known = _page_ids(path) if suffix in MARKDOWN_SUFFIXES else (frozenset({path.stem}), True)
+        return [], [LoadError(_message(exc, path), ids, known)]
+    return [(article, str(path))], []
 
 
-def _check_unique_ids(loaded: Iterable[tuple[Article, Path]]) -> None:
-    seen: dict[str, Path] = {}
-    for article, file in loaded:
-        if article.id in seen:
-            first = seen[article.id]
-            where = f"{file}" if first == file else f"{first} and {file}"
-            raise ValueError(f"{where}: duplicate article id {article.id!r}")
-        seen[article.id] = file
+def _drop_duplicate_ids(located: list[tuple[Article, str]]) -> tuple[list[Article], list[LoadError]]:
+    places: dict[str, list[str]] = {}
+    for article, place in located:
+        places.setdefault(article.id, []).append(place)
+    errors = [
+        LoadError(f"{where[-1]}: duplicate article id {article_id!r}, also at {', '.join(where[:-1])}; none of them is loaded", frozenset({article_id}))
+        for article_id, where in places.items()
+        if len(where) > 1
+    ]
+    return [article for article, _ in located if len(places[article.id]) == 1], errors
+
+
+def _message(exc: Exception, path: Path) -> str:
+    """The error's message, starting with the file (OSError and PyYAML messages do not)."""
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return text if text.startswith(str(path)) else f"{path}: {text}"
+
+
+# Reading the id of a file that does not load: the line "id: …" of its front matter, or the stem.
+_FRONT_MATTER_ID = re.compile(r"^id[ \t]*:(.*)$")
+# A record's "id" in JSON text that does not parse: a string or a number.
+_JSON_ID = re.compile(r'"id"\s*:\s*(?:"((?:[^"\\]|\\.)*)"|(-?\d+))')
+
+
+def _page_ids(path: Path) -> tuple[frozenset[str], bool]:
+    """The id a Markdown file that failed to load most probably has, and whether it could be read."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return frozenset({path.stem}), False
+    # Read what can be read: a UTF-16 file (its byte-order mark says so) or UTF-8 with bad bytes replaced.
+    encoding = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+    lines = raw.decode(encoding, errors="replace").replace("\r\n", "\n").split("\n")
+    if lines and lines[0].strip() == "---":
+        for line in lines[1:]:
+            if line.strip() in ("---", "..."):
+                break
+            if match := _FRONT_MATTER_ID.match(line):
+                try:
+                    value = yaml.safe_load(match.group(1))
+                except (yaml.YAMLError, ValueError):
+                    value = match.group(1).strip().strip("'\"")
+                if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+                    return frozenset({str(value).strip()}), True
+    return frozenset({path.stem}), True
+
+
+def _json_ids(text: str) -> frozenset[str]:
+    """Every "id" value written in `text`: a best guess for JSON that does not parse."""
+    return frozenset(string if string else number for string, number in _JSON_ID.findall(text))
+
+
+def _record_ids(record: Any) -> tuple[frozenset[str], bool]:
+    raw_id = record.get("id") if isinstance(record, dict) else None
+    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or not str(raw_id).strip():
+        return frozenset(), False
+    return frozenset({str(raw_id).strip()}), True
 
 
 def _read_text(path: Path) -> str:
@@ -136,12 +234,18 @@ def load_markdown(path: Path) -> Article:
     section, locale, updated_at, outdated (bool), labels; other keys are ignored. Without a title there, the first `# `
     heading is the title; without either, the file stem (with `-`/`_` as spaces). The id defaults
     to the file stem. A leading `# ` title heading is removed from the body; links keep only their
-    text and images are dropped (as in HTML pages). Raises ValueError for unterminated or invalid
-    front matter, or a bad updated_at.
+    text and images are dropped (as in HTML pages). Raises ValueError "<file>:<line>: <problem>"
+    for unterminated or invalid front matter, or a field of the wrong type or a bad updated_at
+    (the line of that key).
     """
     text = _read_text(path).replace("\r\n", "\n")
     meta, body = _split_front_matter(text, path)
-    title = _str_field(meta, "title", path)
+    key_lines = _front_matter_key_lines(text)
+
+    def at(key: str) -> str:
+        return f"{path}:{key_lines[key]}" if key in key_lines else str(path)
+
+    title = _str_field(meta, "title", at("title"))
     lines = body.split("\n")
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and (match := _H1.match(lines[first])):
@@ -153,16 +257,46 @@ def load_markdown(path: Path) -> Article:
     body = _MD_IMAGE.sub("", body)
     body = _MD_LINK.sub(r"\1", body)
     return Article(
-        id=_str_field(meta, "id", path) or path.stem,
+        id=_str_field(meta, "id", at("id")) or path.stem,
         title=title or _title_from_stem(path),
         body=_tidy_body(body),
-        url=_str_field(meta, "url", path),
-        section=_str_field(meta, "section", path),
-        locale=_str_field(meta, "locale", path) or "en",
-        updated_at=_iso_utc(meta.get("updated_at"), str(path)),
-        outdated=_bool_field(meta.get("outdated"), "outdated", str(path)),
-        labels=_labels_field(meta.get("labels"), str(path)),
+        url=_str_field(meta, "url", at("url")),
+        section=_str_field(meta, "section", at("section")),
+        locale=_str_field(meta, "locale", at("locale")) or "en",
+        updated_at=_iso_utc(meta.get("updated_at"), at("updated_at")),
+        outdated=_bool_field(meta.get("outdated"), "outdated", at("outdated")),
+        labels=_labels_field(meta.get("labels"), at("labels")),
     )
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that dates stay strings.
+
+    PyYAML turns `2026-02-30` into a date itself and fails with a bare "day is out of range for
+    month" naming neither file nor key; as a string, `_iso_utc` checks it and says where it is.
+    """
+
+
+_FrontMatterLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+_FRONT_MATTER_KEY = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:")
+
+
+def _front_matter_key_lines(text: str) -> dict[str, int]:
+    """{top-level key: its 1-based line in the file} of the front matter, for error messages."""
+    lines = text.split("\n")
+    found: dict[str, int] = {}
+    if not lines or lines[0].strip() != "---":
+        return found
+    for number, line in enumerate(lines[1:], start=2):
+        if line.strip() in ("---", "..."):
+            break
+        if match := _FRONT_MATTER_KEY.match(line):
+            found.setdefault(match.group(1), number)
+    return found
 
 
 def _split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
@@ -173,17 +307,17 @@ def _split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
         if lines[end].strip() in ("---", "..."):
             break
     else:
-        raise ValueError(f"{path}: front matter opened with '---' on line 1 is never closed")
+        raise ValueError(f"{path}:1: front matter opened with '---' on this line is never closed (no closing '---' line)")
     try:
-        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+        meta = yaml.load("\n".join(lines[1:end]), Loader=_FrontMatterLoader) or {}
     except yaml.MarkedYAMLError as exc:
         line, what = _yaml_error_line(exc)
         # +2: YAML counts from 0, and the front matter starts on the file's line 2, after '---'.
         raise ValueError(f"{path}:{line + 2}: invalid YAML front matter: {what}") from exc
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
         raise ValueError(f"{path}: invalid YAML front matter: {exc}") from exc
     if not isinstance(meta, dict):
-        raise ValueError(f"{path}: front matter must be a mapping of keys to values, got {type(meta).__name__}")
+        raise ValueError(f"{path}:2: front matter must be a mapping of keys to values, got {type(meta).__name__}")
     return meta, "\n".join(lines[end + 1 :])
 
 
@@ -209,13 +343,13 @@ def _yaml_error_line(exc: yaml.MarkedYAMLError) -> tuple[int, str]:
     return line, ": ".join(parts) or "not valid YAML"
 
 
-def _str_field(meta: Mapping[str, Any], key: str, path: Path) -> str:
+def _str_field(meta: Mapping[str, Any], key: str, where: str) -> str:
     value = meta.get(key)
     if value is None:
         return ""
     if isinstance(value, (str, int)) and not isinstance(value, bool):
         return str(value).strip()
-    raise ValueError(f"{path}: front matter {key!r} must be a string, got {type(value).__name__}")
+    raise ValueError(f"{where}: front matter {key!r} must be a string, got {type(value).__name__}")
 
 
 def _bool_field(value: Any, key: str, where: str) -> bool:
@@ -262,16 +396,26 @@ def load_html(path: Path) -> Article:
     """One article from an HTML page (parsed with BeautifulSoup's `html.parser`).
 
     The title is `<title>`, else the first `<h1>` (which is then not repeated in the body), else the
-    file stem. The id is the file stem; `<html lang>` sets the locale and `<link rel="canonical">`
+    file stem. A `<title>` left unclosed (it then holds elements, or runs past 200 characters) is
+    not used: the first heading or the file stem is the title, and what it swallowed stays in the body. The id is the file stem; `<html lang>` sets the locale and `<link rel="canonical">`
     the url. The body is plain text: `## Heading` lines, `- item` lines (indented two spaces per
     nesting level), `cell | cell` table rows, paragraphs separated by blank lines; links keep their
     text; script, style, nav and other non-content elements are dropped.
     """
     soup = BeautifulSoup(_read_text(path), "html.parser")
     title = ""
-    if soup.title is not None:
+    broken_title = soup.title is not None and _title_is_broken(soup.title)
+    if broken_title:
+        # An unclosed <title> swallows the page: the parser puts everything after it inside. Its
+        # leading text was meant as the title; the elements after it are the body, so keep them.
+        assert soup.title is not None
+        leading = soup.title.contents[0] if soup.title.contents else None
+        if isinstance(leading, NavigableString):
+            leading.extract()
+        soup.title.unwrap()
+    elif soup.title is not None:
         title = _collapse(soup.title.get_text(" "))
-    first_h1 = soup.find("h1")
+    first_h1 = soup.find("h1") or (soup.find(_HEADING_TAGS) if broken_title else None)
     title_h1: Tag | None = None
     if isinstance(first_h1, Tag):
         h1_text = _inline_text(first_h1)
@@ -290,6 +434,15 @@ def load_html(path: Path) -> Article:
         url=str(url).strip(),
         locale=str(locale).strip() or "en",
     )
+
+
+# A real <title> is a line of text; past this, it has swallowed part of the page.
+_MAX_TITLE_CHARS = 200
+
+
+def _title_is_broken(title: Tag) -> bool:
+    """True when `<title>` holds elements (only text is valid there) or is absurdly long: left unclosed."""
+    return any(isinstance(child, Tag) for child in title.children) or len(_collapse(title.get_text(" "))) > _MAX_TITLE_CHARS
 
 
 def html_to_text(html: str) -> str:
@@ -408,19 +561,9 @@ def load_jsonl(path: Path) -> list[Article]:
     """Articles from a JSONL file, one record per non-blank line, in file order.
 
     Raises ValueError naming the file and line for invalid JSON, a line that is not an object, or a
-    record missing id, title or body/text.
+    record missing id, title or body/text (one line of message per bad line).
     """
-    articles: list[Article] = []
-    for number, line in enumerate(_read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from exc
-        articles.append(article_from_record(record, where=where))
-    return articles
+    return _strict(*_load_jsonl_located(path))
 
 
 def load_json(path: Path) -> list[Article]:
@@ -428,20 +571,76 @@ def load_json(path: Path) -> list[Article]:
 
     Raises ValueError naming the file (and the record's position) for invalid JSON or any other shape.
     """
+    return _strict(*_load_json_located(path))
+
+
+def _strict(located: list[tuple[Article, str]], errors: list[LoadError]) -> list[Article]:
+    if errors:
+        raise ValueError("\n".join(error.message for error in errors))
+    return [article for article, _ in located]
+
+
+def _load_jsonl_located(path: Path) -> tuple[list[tuple[Article, str]], list[LoadError]]:
+    """Each good line's (article, "<file>:<line>"), and one LoadError per bad line (or for an unreadable file)."""
+    try:
+        text = _read_text(path)
+    except (ValueError, OSError) as exc:
+        return [], [LoadError(_message(exc, path), _json_ids(_best_effort_text(path)), ids_known=False)]
+    located: list[tuple[Article, str]] = []
+    errors: list[LoadError] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            ids = _json_ids(line)
+            errors.append(LoadError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})", ids, ids_known=bool(ids)))
+            continue
+        try:
+            located.append((article_from_record(record, where=where), where))
+        except ValueError as exc:
+            errors.append(LoadError(str(exc), *_record_ids(record)))
+    return located, errors
+
+
+def _load_json_located(path: Path) -> tuple[list[tuple[Article, str]], list[LoadError]]:
+    """Each good record's (article, "<file>[<i>]"), and one LoadError per bad record (or for the whole file)."""
     try:
         data = json.loads(_read_text(path))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg} (column {exc.colno})") from exc
+        message = f"{path}:{exc.lineno}: invalid JSON: {exc.msg} (column {exc.colno})"
+        return [], [LoadError(message, _json_ids(exc.doc), ids_known=False)]
+    except (ValueError, OSError) as exc:
+        return [], [LoadError(_message(exc, path), _json_ids(_best_effort_text(path)), ids_known=False)]
     if isinstance(data, dict) and isinstance(data.get("articles"), list):
         data = data["articles"]
     if isinstance(data, list):
-        return [article_from_record(record, where=f"{path}[{i}]") for i, record in enumerate(data)]
+        located: list[tuple[Article, str]] = []
+        errors: list[LoadError] = []
+        for i, record in enumerate(data):
+            where = f"{path}[{i}]"
+            try:
+                located.append((article_from_record(record, where=where), where))
+            except ValueError as exc:
+                errors.append(LoadError(str(exc), *_record_ids(record)))
+        return located, errors
     if is_policy_manual(data):
-        return articles_from_policy_manual(data)
-    raise ValueError(
+        return [(article, str(path)) for article in articles_from_policy_manual(data)], []
+    message = (
         f"{path}: expected a list of article objects, an object with an 'articles' list, "
         "or a policy manual (flows with 'subflows' holding 'actions')"
     )
+    return [], [LoadError(message, ids_known=False)]
+
+
+def _best_effort_text(path: Path) -> str:
+    """The file's text with undecodable bytes replaced ("" if it cannot be read): for guessing ids only."""
+    try:
+        return path.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def article_from_record(record: Any, *, where: str) -> Article:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from knowledge import freshdesk_solutions, zendesk_hc
@@ -15,7 +16,7 @@ from knowledge.approval import Allowlist
 from knowledge.freshdesk_solutions import FreshdeskSolutions
 from knowledge.index import KnowledgeIndex, Progress, SyncStats
 from knowledge.models import Article
-from knowledge.sources import load_path
+from knowledge.sources import load_articles
 from knowledge.zendesk_hc import ZendeskHelpCenter
 
 log = logging.getLogger(__name__)
@@ -23,20 +24,53 @@ log = logging.getLogger(__name__)
 FOLDER_SOURCE = "folder"
 
 
+@dataclass(frozen=True)
+class FolderSyncStats(SyncStats):
+    """A folder sync's `SyncStats`, plus what it could not load.
+
+    `errors` has one "<file>[:<line>]: <problem>" per file or record left out (see
+    `knowledge.sources.LoadError`); `kept_ids` are the indexed articles left at their last good
+    version because their file or record is now broken; `deletions_held` is True when a broken
+    file's ids could not be read, so no article was deleted at all in this run (the next clean run
+    deletes what is really gone). Not meant to be added to other stats.
+    """
+
+    errors: tuple[str, ...] = ()
+    kept_ids: tuple[str, ...] = ()
+    deletions_held: bool = False
+
+
 def sync_folder(
     index: KnowledgeIndex, path: Path, allow: Allowlist = Allowlist(), *, progress: Progress | None = None, allow_empty: bool = False
-) -> SyncStats:
-    """Index the articles under `path` (see `knowledge.sources.load_path`) that pass `allow`: the
+) -> FolderSyncStats:
+    """Index the articles under `path` (see `knowledge.sources.load_articles`) that pass `allow`: the
     full approved folder set, so articles removed from the folder (or the allowlist) disappear.
 
-    Raises FileNotFoundError / ValueError from the loader, and ValueError when the folder yields no
-    approved article at all unless `allow_empty`: an empty or wrongly mounted folder would otherwise
-    delete the whole help center from the index, and every ticket would lose its sources.
+    A malformed file or record does not stop the sync: it is left out, named in `errors`, and the
+    article it held keeps its indexed (last good) version: a typo must not delete approved content.
+    Only an article whose file is gone, or that the allowlist no longer approves, is deleted.
+    Raises FileNotFoundError if `path` does not exist, and ValueError when it yields no approved
+    article at all (unless `allow_empty`; the message lists every load error): an empty or wrongly
+    mounted folder would otherwise delete the whole help center, and every ticket would lose its sources.
     """
-    articles = [a for a in load_path(path) if allow.allows(sections=(a.section,), labels=a.labels, locale=a.locale)]
+    loaded = load_articles(path)
+    articles = [a for a in loaded.articles if allow.allows(sections=(a.section,), labels=a.labels, locale=a.locale)]
+    errors = tuple(error.message for error in loaded.errors)
     if not articles and not allow_empty:
-        raise ValueError(f"{path}: no approved articles found; refusing to empty the index (`deskhand kb sync --allow-empty` does it on purpose)")
-    return index.sync(articles, source=FOLDER_SOURCE, progress=progress)
+        problems = "".join(f"\n  {message}" for message in errors)
+        raise ValueError(
+            f"{path}: no approved articles found; refusing to empty the index (`deskhand kb sync --allow-empty` does it on purpose){problems}"
+        )
+    indexed = {info.id for info in index.article_infos() if info.source == FOLDER_SOURCE}
+    not_loaded = indexed - {a.id for a in articles}
+    deletions_held = not all(error.ids_known for error in loaded.errors)
+    if deletions_held:
+        kept = not_loaded
+    else:
+        kept = not_loaded & {article_id for error in loaded.errors for article_id in error.article_ids}
+    # `apply`, not `sync`: `sync` deletes every indexed article missing from its input, kept ones too.
+    stats = index.apply(articles, not_loaded - kept, source=FOLDER_SOURCE, progress=progress)
+    return FolderSyncStats(**stats.__dict__, errors=errors, kept_ids=tuple(sorted(kept)), deletions_held=deletions_held)
 
 
 def sync_zendesk(

@@ -151,6 +151,17 @@ def kb_sync(path: Path | None, source: str | None, full: bool, allow_empty: bool
         f"{f', {stats.skipped} without text' if stats.skipped else ''}; "
         f"{stats.chunks_embedded} chunks embedded in {stats.seconds:.1f} s"
     )
+    errors = getattr(stats, "errors", ())  # only folder syncs skip bad files
+    if errors:
+        click.echo(f"{len(errors)} files or records skipped (fix them and sync again):", err=True)
+        for message in errors:
+            click.echo(f"  {message}", err=True)
+        kept = getattr(stats, "kept_ids", ())
+        if kept:
+            click.echo(f"kept the last good indexed version of {len(kept)} articles: {', '.join(kept)}", err=True)
+        if getattr(stats, "deletions_held", False):
+            click.echo("deleted nothing: the ids in a skipped file could not be read, so removed articles could not be told apart", err=True)
+        sys.exit(1)
 
 
 @kb.command("search")
@@ -165,7 +176,8 @@ def kb_search(text: str, top_k: int, locale: str | None, mode: str | None, min_s
     """Print the passages that best match TEXT.
 
     Passages come in retrieval order, best first, as drafting would get them, each with its cosine
-    similarity to TEXT; stale ones are marked [stale].
+    similarity to TEXT; stale ones are marked [stale], and ones below MIN_PASSAGE_SCORE (which
+    would not ground a draft) are marked too.
     """
     from worker.wiring import build_index
 
@@ -176,9 +188,12 @@ def kb_search(text: str, top_k: int, locale: str | None, mode: str | None, min_s
     passages = index.search(text, top_k=top_k, locale=locale, mode=mode, min_score=min_score)
     if not passages:
         click.echo(_why_no_passages(index, locale, min_score))
+    floor = get_settings().min_passage_score
     for p in passages:
         snippet = " ".join(p.text.split())[:160]
         flags = " [stale]" if p.stale else ""
+        if p.score < floor:
+            flags += f" [below the minimum score {floor}: would not ground a draft]"
         click.echo(f"{p.score:.3f}  {p.title}  [{p.article_id}]{flags}\n       {snippet}")
 
 
@@ -230,7 +245,8 @@ def kb_stats() -> None:
 
 
 @kb.command("stale")
-@click.option("--days", type=int, default=None, help="Stale when older than this many days (default: KB_STALE_AFTER_DAYS).")
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              help="Stale when older than this many days, at least 1 (default: KB_STALE_AFTER_DAYS; 0 there means never by age).")
 def kb_stale(days: int | None) -> None:
     """List stale or outdated articles, by section, oldest first.
 

@@ -1,6 +1,7 @@
 """Celery tasks: three lines of wiring each; the work is in worker/pipeline.py."""
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import asdict
 
@@ -9,6 +10,8 @@ from worker.celery_app import KB_SYNC_TASK, TASK_NAME, app
 from worker.pipeline import run_event
 from worker.settings import get_settings
 from worker.wiring import worker_pipeline
+
+log = logging.getLogger(__name__)
 
 
 def retry_countdown_s(exc: TransientHelpdeskError, retries: int, cap_s: int) -> float:
@@ -32,7 +35,21 @@ def sync_knowledge(self, source: str) -> dict:
     from worker.kb import run_sync, worker_index
 
     try:
-        return asdict(run_sync(get_settings(), source, index=worker_index()))
+        result = asdict(run_sync(get_settings(), source, index=worker_index()))
     except TransientHelpdeskError as exc:
         s = get_settings()
         raise self.retry(exc=exc, countdown=retry_countdown_s(exc, self.request.retries, s.retry_backoff_max_s), max_retries=s.max_retries)
+    _log_sync(source, result)
+    return result
+
+
+def _log_sync(source: str, result: dict) -> None:
+    """One warning per file or record a folder sync left out, then a summary line that counts them."""
+    errors = result.get("errors", [])
+    for message in errors:
+        log.warning("kb sync %s: skipped %s", source, message)
+    log.info(
+        "kb sync %s: %d added, %d updated, %d deleted, %d unchanged, %d errors, %d articles kept at their last good version%s",
+        source, result["added"], result["updated"], result["deleted"], result["unchanged"], len(errors),
+        len(result.get("kept_ids", [])), "; deletions held" if result.get("deletions_held") else "",
+    )

@@ -127,3 +127,24 @@ def test_celery_task_runs_the_same_sync(settings, monkeypatch, tmp_path) -> None
     result = tasks.sync_knowledge.apply(args=(str(ROOT / "demo" / "help_center"),)).get()
 
     assert (result["added"], index.articles()) == (34, 34)
+
+
+def test_sync_reports_every_bad_file_syncs_the_rest_and_exits_non_zero(settings, tmp_path) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "good.md").write_text("# Good\nFine.\n")
+    (folder / "bad.md").write_text("---\ntitle: [x\n---\nBody.\n")
+    (folder / "never.md").write_text("---\ntitle: x\nBody.\n")
+
+    result = CliRunner().invoke(cli.main, ["kb", "sync", str(folder)])
+
+    assert result.exit_code == 1
+    assert "1 added, 0 updated, 0 deleted" in result.output
+    assert "2 files or records skipped" in result.output
+    assert f"{folder / 'bad.md'}:2: invalid YAML" in result.output and f"{folder / 'never.md'}:1: front matter" in result.output
+
+
+def test_stale_days_must_be_at_least_one(settings) -> None:
+    for days in ("0", "-5"):
+        result = CliRunner().invoke(cli.main, ["kb", "stale", "--days", days])
+        assert result.exit_code == 2 and "--days" in result.output

@@ -268,3 +268,40 @@ def test_a_worker_sees_a_sync_made_by_another_process(tmp_path: Path, embedder) 
     # would keep answering from the index as it was before the other process's sync.
     assert [p.article_id for p in worker.search("printer tray jam", top_k=1, mode="dense")] == ["b"]
     assert [p.article_id for p in worker.search("printer tray jam", top_k=1, mode="bm25")] == ["b"]
+
+
+# --- broken files ---------------------------------------------------------------------------
+
+
+def test_a_broken_file_keeps_its_indexed_article_and_does_not_block_the_others(index: KnowledgeIndex, tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "refunds.md").write_text("---\nid: refund-policy\n---\n# Refunds\nRefunds take 5 days.\n")
+    (folder / "shipping.md").write_text("# Shipping\nShipping takes 3 days.\n")
+    (folder / "returns.md").write_text("# Returns\nReturn within 30 days.\n")
+    sync_folder(index, folder)
+
+    (folder / "refunds.md").write_text("---\nid: refund-policy\nupdated_at: 2026-13-01\n---\n# Refunds\nRefunds take 9 days.\n")
+    (folder / "shipping.md").write_text("# Shipping\nShipping takes 2 days.\n")
+    (folder / "returns.md").unlink()
+    stats = sync_folder(index, folder)
+
+    assert (stats.updated, stats.deleted, stats.kept_ids, stats.deletions_held) == (1, 1, ("refund-policy",), False)
+    assert len(stats.errors) == 1 and stats.errors[0].startswith(f"{folder / 'refunds.md'}:3: updated_at '2026-13-01'")
+    assert {a.id for a in index.article_infos()} == {"refund-policy", "shipping"}
+    assert "5 days" in index.search("how long do refunds take", top_k=1)[0].text  # the last good version
+
+
+def test_a_file_whose_ids_cannot_be_read_holds_every_deletion(index: KnowledgeIndex, tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "a.md").write_text("# A\nAlpha text.\n")
+    (folder / "b.md").write_text("# B\nBeta text.\n")
+    sync_folder(index, folder)
+
+    (folder / "b.md").unlink()
+    (folder / "list.json").write_text("[{")
+    stats = sync_folder(index, folder)
+
+    assert (stats.deleted, stats.kept_ids, stats.deletions_held) == (0, ("b",), True)
+    assert {a.id for a in index.article_infos()} == {"a", "b"}

@@ -90,7 +90,7 @@ def test_markdown_date_only_updated_at_stays_a_date(tmp_path: Path) -> None:
 def test_markdown_unterminated_front_matter_names_the_file(tmp_path: Path) -> None:
     md = write(tmp_path / "broken.md", "---\ntitle: Never closed\n\nBody.\n")
 
-    with pytest.raises(ValueError, match=r"broken\.md: front matter .* never closed"):
+    with pytest.raises(ValueError, match=r"broken\.md:1: front matter .* never closed"):
         load_path(md)
 
 
@@ -122,11 +122,15 @@ def test_markdown_unclosed_bracket_and_other_yaml_errors_name_the_right_line(tmp
         load_path(colon)
 
 
-def test_markdown_bad_updated_at_names_the_file(tmp_path: Path) -> None:
+def test_markdown_bad_updated_at_names_the_file_and_line(tmp_path: Path) -> None:
     md = write(tmp_path / "when.md", "---\ntitle: A\nupdated_at: last tuesday\n---\nBody.\n")
+    # PyYAML would build this date itself and fail with a bare "day is out of range for month".
+    impossible = write(tmp_path / "feb.md", "---\ntitle: A\nsection: Billing\nupdated_at: 2026-02-30\n---\nBody.\n")
 
-    with pytest.raises(ValueError, match=r"when\.md: updated_at 'last tuesday' is not an ISO-8601"):
+    with pytest.raises(ValueError, match=r"when\.md:3: updated_at 'last tuesday' is not an ISO-8601"):
         load_path(md)
+    with pytest.raises(ValueError, match=r"feb\.md:4: updated_at '2026-02-30' is not an ISO-8601"):
+        load_path(impossible)
 
 
 # --- HTML -----------------------------------------------------------------------------------
@@ -386,7 +390,7 @@ def test_duplicate_ids_across_files_name_both_files(tmp_path: Path) -> None:
     write(tmp_path / "en" / "faq.md", "# FAQ\nEnglish.\n")
     write(tmp_path / "fr" / "faq.md", "# FAQ\nFrançais.\n")
 
-    with pytest.raises(ValueError, match=r"en/faq\.md and .*fr/faq\.md: duplicate article id 'faq'"):
+    with pytest.raises(ValueError, match=r"fr/faq\.md: duplicate article id 'faq', also at .*en/faq\.md"):
         load_folder(tmp_path)
 
 
