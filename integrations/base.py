@@ -57,10 +57,11 @@ class Message:
     id: str
     author_id: str | None
     author_role: AuthorRole
-    body: str  # plain text, HTML already stripped
+    body: str  # plain text, HTML already stripped; the HTML's text when the vendor's plain text is empty
     public: bool
     created_at: datetime  # UTC
     html: str = ""  # vendor HTML when there is one; used to find Deskhand's marker
+    attachments: int = 0  # how many files (images, PDFs…) came with it; Deskhand never reads them
 
 
 @dataclass(frozen=True)

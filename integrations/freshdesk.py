@@ -50,7 +50,7 @@ from integrations.http import (
     parse_ticket_id,
     parse_time,
 )
-from integrations.local import html_to_text
+from integrations.local import html_to_text, message_text
 
 log = structlog.get_logger()
 
@@ -258,10 +258,11 @@ def ticket_from_api(
 
     The ticket's `description_text` is the first message: id "description-<ticket id>", written by the
     requester (by an agent when the ticket came from an outbound e-mail), public, at the ticket's
-    `created_at`. A conversation is "requester" when it is not private and either `user_id` is the
+    `created_at`; its text is `description_text`, or the HTML's text when that is empty. A conversation is "requester" when it is not private and either `user_id` is the
     requester or it is `incoming`; everything else (replies, notes, `bot_agent_id`) is "agent".
-    Private notes are `public=False`. A conversation's `body` is its text without a quoted e-mail thread
-    (`strip_quoted_reply`); its `html` is Freshdesk's HTML unchanged. Status codes become names ("open", "pending", …); custom fields
+    Private notes are `public=False`. A conversation's `body` is its text (`body_text`, or the text of
+    the HTML `body` when `body_text` is empty) without a quoted e-mail thread (`strip_quoted_reply`); its
+    `html` is Freshdesk's HTML unchanged; `attachments` counts the `attachments` list. Status codes become names ("open", "pending", …); custom fields
     with a value become `fields`. Messages are oldest first (ties keep API order).
     """
     ticket_id = parse_ticket_id(ticket.get("id"))
@@ -270,17 +271,18 @@ def ticket_from_api(
     messages = []
     description_html = str(ticket.get("description") or "")
     description_text = ticket.get("description_text")
-    if description_html or description_text:
+    if description_html or description_text or ticket.get("attachments"):  # a photo alone is still a message
         outbound = ticket.get("source") == _SOURCE_OUTBOUND_EMAIL
         messages.append(
             Message(
                 id=f"description-{ticket_id}",
                 author_id=None if outbound else requester_id,
                 author_role="agent" if outbound else "requester",
-                body=str(description_text or ""),
+                body=message_text(str(description_text or ""), description_html),
                 public=True,
                 created_at=parse_time(ticket.get("created_at"), source="Freshdesk"),
                 html=description_html,
+                attachments=len(ticket.get("attachments") or ()),
             )
         )
     for c in conversations:
@@ -291,15 +293,17 @@ def ticket_from_api(
             role = "requester"
         if bot and user_id == bot:
             role = "agent"
+        html = str(c.get("body") or "")
         messages.append(
             Message(
                 id=str(c.get("id")),
                 author_id=user_id,
                 author_role=role,
-                body=strip_quoted_reply(str(c.get("body") or ""), str(c.get("body_text") or "")),
+                body=strip_quoted_reply(html, message_text(str(c.get("body_text") or ""), html)),
                 public=not private,
                 created_at=parse_time(c.get("created_at"), source="Freshdesk"),
-                html=str(c.get("body") or ""),
+                html=html,
+                attachments=len(c.get("attachments") or ()),
             )
         )
     messages.sort(key=lambda m: m.created_at)

@@ -75,9 +75,9 @@ def parse_ticket_id(value: Any) -> int:
 
     Accepts an int or a string of ASCII digits with optional surrounding spaces (`42`, `"42"`,
     `" 42 "`): payload placeholders render ids as strings. Raises `MalformedPayload`:
-    "no ticket id" for None or ""; "ticket id is not a number" for a bool, a float, a signed or
+    "no ticket id" for None or ""; "ticket id is not a number" for a bool, a float, a "+"-signed or
     decimal string, a prefixed display id or an unrendered placeholder; "ticket id must be
-    positive" for an int ≤ 0 (and "0"); "ticket id is too large" above 2**63 - 1 (both vendors use
+    positive" for an int ≤ 0, "0" and a negative string such as "-1"; "ticket id is too large" above 2**63 - 1 (both vendors use
     64-bit ids; a longer number is garbage and must not reach a file name or an API path).
     """
     if isinstance(value, bool):
@@ -90,6 +90,8 @@ def parse_ticket_id(value: Any) -> int:
         number = int(value.strip())
     elif value in (None, ""):
         raise MalformedPayload("no ticket id")
+    elif isinstance(value, str) and value.strip().startswith("-") and value.strip()[1:].isdigit() and value.strip().isascii():
+        raise MalformedPayload("ticket id must be positive")  # "-1" is a number, just not an id: say so, as for 0
     else:
         raise MalformedPayload("ticket id is not a number")
     if number <= 0:

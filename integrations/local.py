@@ -5,7 +5,11 @@ A ticket is `<root>/<id>.json`:
     {"id": 1001, "subject": "…", "requester": {"id": "u-1", "name": "…", "email": "…"},
      "status": "open", "priority": "normal", "tags": ["web"], "group_id": null, "locale": "en",
      "messages": [{"id": "m1", "author_id": "u-1", "author_role": "requester", "public": true,
-                   "created_at": "2026-11-20T10:00:00Z", "body": "…", "html": "…"}]}
+                   "created_at": "2026-11-20T10:00:00Z", "body": "…", "html": "…",
+                   "attachments": [{"file_name": "photo.jpg"}]}]}
+
+A message's text is `body`, or the visible text of `html` when `body` is empty; `attachments` is only
+counted.
 
 `post_note` appends a private agent message to the file and also writes the note's HTML beside it as
 `<root>/<id>.note-<n>.html`, so a person can open what Deskhand would have posted. Every write replaces
@@ -153,10 +157,11 @@ def ticket_from_json(data: dict[str, Any]) -> Ticket:
                     id=str(m["id"]),
                     author_id=None if m.get("author_id") is None else str(m["author_id"]),
                     author_role=role,
-                    body=str(m.get("body") or ""),
+                    body=message_text(str(m.get("body") or ""), str(m.get("html") or "")),
                     public=bool(m.get("public", True)),
                     created_at=parse_time(m["created_at"], source="local"),
                     html=str(m.get("html") or ""),
+                    attachments=len(m.get("attachments") or ()),
                 )
             )
         messages.sort(key=lambda msg: msg.created_at)
@@ -188,6 +193,16 @@ def html_to_text(html: str) -> str:
         block.insert_after("\n")
     lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
     return "\n".join(line for line in lines if line)
+
+
+def message_text(text: str, html: str) -> str:
+    """`text` when it has any non-space character, else the visible text of `html` (`html_to_text`).
+
+    Helpdesks send a message's plain text and its HTML side by side, and the plain one can be empty
+    while the HTML is not (rich-text widgets, HTML-only e-mails, API-created comments): triage must not
+    read such a message as empty.
+    """
+    return text if text.strip() else html_to_text(html) if html else text
 
 
 def _atomic_write(path: Path, text: str) -> None:

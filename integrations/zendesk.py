@@ -56,6 +56,7 @@ from integrations.http import (
     parse_ticket_id,
     parse_time,
 )
+from integrations.local import message_text
 
 log = structlog.get_logger()
 
@@ -71,6 +72,10 @@ TRIGGER_BODY_TEMPLATE = (
     '{"deskhand_event": "ticket_changed", "ticket_id": "{{ticket.id}}", '
     '"current_user_id": "{{current_user.id}}", "updated_at": "{{ticket.updated_at_with_timestamp}}"}'
 )
+
+#: The `deskhand_event` values a trigger body may carry: what `TRIGGER_BODY_TEMPLATE` sends. Anything
+#: else is a hand-edited or foreign trigger, refused (400) so the admin sees it in the webhook's activity.
+DESKHAND_EVENTS: tuple[str, ...] = ("ticket_changed",)
 
 EVENT_TYPE_PREFIX = "zen:event-type:"
 #: Event-subscription types that start a job; every other `zen:event-type:*` is acknowledged and ignored.
@@ -170,7 +175,8 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
     Zendesk issued it (envelope id or invocation header), else None. Ids arrive as strings and are cast.
     The comment text in an event is never used (it may be truncated, Pipedream #18260): the job fetches it.
 
-    Raises `MalformedPayload` for invalid JSON, an unknown body shape, a missing or non-numeric ticket id.
+    Raises `MalformedPayload` for invalid JSON, an unknown body shape, a `deskhand_event` not in
+    `DESKHAND_EVENTS`, a missing, non-numeric or non-positive ticket id.
     Shapes: https://developer.zendesk.com/api-reference/webhooks/event-types/webhook-event-types/ .
     """
     payload = load_json_object(body)
@@ -180,7 +186,9 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
     if "deskhand_event" in payload:
         kind = payload.get("deskhand_event")
         if not isinstance(kind, str) or not kind.strip():
-            raise MalformedPayload("deskhand_event must be a non-empty string")
+            raise MalformedPayload(f"deskhand_event must be a non-empty string (valid: {', '.join(DESKHAND_EVENTS)})")
+        if kind.strip() not in DESKHAND_EVENTS:
+            raise MalformedPayload(f"unknown deskhand_event {kind.strip()!r} (valid: {', '.join(DESKHAND_EVENTS)})")
         return TicketEvent(
             helpdesk=NAME,
             ticket_id=parse_ticket_id(payload.get("ticket_id")),
@@ -288,7 +296,8 @@ def ticket_from_api(
     for author roles: "end-user" → "requester", "agent"/"admin" → "agent"; the configured
     `bot_user_id` is always "agent"; user -1 is "system". An author missing from `users` (deleted user)
     is "requester" if they are the ticket's requester, else "agent" (never draft for an unknown author).
-    `body` is `plain_body` (fallback `body`), `html` is `html_body`; times become aware UTC datetimes.
+    `body` is the first non-blank of `plain_body`, `body` and the text of `html_body` (an API-created
+    or rich-text comment can have HTML only), `html` is `html_body`, `attachments` counts `attachments`; times become aware UTC datetimes.
     The requester's `locale` (when among `users`) becomes the ticket locale. Custom fields with a value
     become `fields` (`{"<field id>": "<value>"}`).
     """
@@ -312,15 +321,18 @@ def ticket_from_api(
     for c in comments:
         author_id = parse_optional_id(c.get("author_id"))
         plain = c.get("plain_body")
+        text = plain if isinstance(plain, str) and plain.strip() else str(c.get("body") or "")
+        html = str(c.get("html_body") or "")
         messages.append(
             Message(
                 id=str(c.get("id")),
                 author_id=author_id,
                 author_role=role_of(author_id),
-                body=plain if isinstance(plain, str) else str(c.get("body") or ""),
+                body=message_text(text, html),
                 public=bool(c.get("public")),
                 created_at=parse_time(c.get("created_at"), source="Zendesk"),
-                html=str(c.get("html_body") or ""),
+                html=html,
+                attachments=len(c.get("attachments") or ()),
             )
         )
     messages.sort(key=lambda m: m.created_at)  # stable: equal times keep the API's order

@@ -101,7 +101,11 @@ def load_allowlists(path: Path) -> dict[str, Allowlist]:
     path = Path(path)
     if not path.exists():
         return {source: Allowlist() for source in SOURCES}
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ValueError(f"{path}:{line}: the file must be UTF-8 text (byte 0x{exc.object[exc.start]:02x} is not); save it as UTF-8") from exc
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as exc:

@@ -453,9 +453,12 @@ def install_freshdesk_command(base_url: str, dry_run: bool, env_file: Path, prin
     """
     import secrets
 
-    from worker.install import InstallError, check_freshdesk, freshdesk_rule
+    from worker.install import InstallError, check_freshdesk, freshdesk_rule, plain_http_warning
 
     s = get_settings()
+    warning = plain_http_warning(base_url)
+    if warning:  # the shared secret travels in a header of every webhook: it must not go in clear text
+        click.echo(warning, err=True)
     secret = s.freshdesk_webhook_secret or ("<new secret, made and saved by a real run>" if dry_run else secrets.token_urlsafe(32))
     values = {"FRESHDESK_WEBHOOK_SECRET": secret, "HELPDESK": "freshdesk"}
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import structlog
 import yaml
@@ -32,6 +32,9 @@ class _Strict(BaseModel):
 RequiredFact = Literal["order_number", "email", "device_model"]
 Urgency = Literal["low", "normal", "high", "urgent"]
 URGENCIES: tuple[str, ...] = get_args(Urgency)
+# A risk flag may raise a ticket's urgency, never lower it, so only the top two levels make sense as a floor.
+UrgencyFloor = Literal["high", "urgent"]
+URGENCY_FLOORS: tuple[str, ...] = get_args(UrgencyFloor)
 # The risk detectors that exist in worker/triage.py; config may tune them, not invent new ones.
 RiskFlag = Literal["account_security", "legal_threat", "payment_dispute", "self_harm", "prompt_injection", "personal_data"]
 RISK_FLAGS: tuple[str, ...] = get_args(RiskFlag)
@@ -121,7 +124,7 @@ class LanguageConfig(_Strict):
 class RiskConfig(_Strict):
     role: Role | None = None  # the most the AI may do when this flag is raised (null: no limit)
     phrases: list[str] = []  # extra case-insensitive phrases that raise the flag, besides the built-in detector
-    urgency: Literal["high", "urgent"] | None = None  # the least urgency a ticket with this flag gets (null: no floor)
+    urgency: UrgencyFloor | None = None  # the least urgency a ticket with this flag gets (null: no floor)
 
     _phrases = field_validator("phrases")(_check_phrases)
 
@@ -151,6 +154,18 @@ class TriageConfig(_Strict):
         if "unknown" in v:
             raise ValueError("'unknown' is reserved for tickets triage abstains on")
         return v
+
+
+# A category name becomes a routing tag (`deskhand_<name>`) when routing.yaml has no entry for it, and the
+# key routing.yaml uses; helpdesks lowercase tags and split them on spaces, so "Product Questions" would
+# never match. `label` is where the human-readable name goes.
+_CATEGORY_NAME = re.compile(r"^[a-z0-9_]+$")
+CATEGORY_NAME_HELP = "lowercase letters, digits and '_' (e.g. product_questions; put the display name in label)"
+
+
+def _bad_category_names(triage: TriageConfig) -> list[str]:
+    """Category names (in file order) that `_CATEGORY_NAME` refuses."""
+    return [name for name in triage.categories if not _CATEGORY_NAME.match(name)]
 
 
 _TAG = re.compile(r"^[a-z0-9_\-]+$")
@@ -222,14 +237,19 @@ class Config:
     routing_path: Path
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:
-    """1-based line of the YAML node at pydantic location `loc` (deepest node that exists)."""
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...], at_key: bool = False) -> int:
+    """1-based line of the YAML node at pydantic location `loc` (deepest node that exists).
+
+    With `at_key`, the last step gives the line of the mapping key rather than of its value (a block
+    value starts on the line after its key, and an unknown or misnamed key is what the reader must fix).
+    """
     line = node.start_mark.line + 1 if node else 1
-    for key in loc:
+    for i, key in enumerate(loc):
         if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == str(key)), None)
+            last = at_key and i == len(loc) - 1
+            match = None if last else next((v for k, v in node.value if k.value == str(key)), None)
             if match is None:
-                # an unknown key: point at the key itself
+                # an unknown key (or `at_key`): point at the key itself
                 match = next((k for k, _ in node.value if k.value == str(key)), None)
             node = match
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
@@ -242,11 +262,29 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:
     return line
 
 
-def _load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+def _read_utf8(path: Path) -> str:
+    """The text of `path`; raises ConfigError naming the file and line when it is unreadable or not UTF-8.
+
+    Editors on Windows may save as UTF-16 or a legacy code page; the decoder's byte offset alone would
+    leave the reader searching, so the message gives the line of the first bad byte.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        hint = " (it looks like UTF-16)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise ConfigError(
+            f"{path}:{line}: the file must be UTF-8 text: byte 0x{raw[exc.start]:02x} is not valid UTF-8{hint}; "
+            "save it as UTF-8"
+        ) from exc
+
+
+def _load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    text = _read_utf8(path)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         _refuse_duplicate_keys(node)
@@ -275,28 +313,85 @@ def _refuse_duplicate_keys(node: yaml.Node | None) -> None:
             _refuse_duplicate_keys(item)
 
 
+def _unwrap(annotation: Any) -> Any:
+    """`X | None` → X, `Annotated[X, ...]` → X; anything else unchanged."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin is Union or type(annotation).__name__ == "UnionType":
+            inner = [a for a in get_args(annotation) if a is not type(None)]
+            if len(inner) != 1:
+                return annotation
+            annotation = inner[0]
+        else:
+            return annotation
+
+
+def _valid_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the model found by following `loc` from `model` ([] when it leads elsewhere).
+
+    E.g. `_valid_keys(TriageConfig, ("urgency",))` → the keys of UrgencyConfig.
+    """
+    current: Any = model
+    for key in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(key))
+            if field is None:
+                return []
+            current = field.annotation
+        elif get_origin(current) is dict:
+            current = get_args(current)[1]
+        elif get_origin(current) is list:
+            current = get_args(current)[0]
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
 def _validate(model: type[BaseModel], path: Path) -> BaseModel:
     data, node = _load_yaml(path)
     try:
-        return model.model_validate(data)
+        result = model.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not isinstance(p, str) or not (p.startswith("function-") or p == "[key]"))
             field = ".".join(str(p) for p in loc) or "(top level)"
             msg = err["msg"].removeprefix("Value error, ")
+            at_key = False
             if err["type"] == "extra_forbidden":
-                msg = "unknown key"
+                valid = _valid_keys(model, loc[:-1])
+                msg = f"unknown key (valid: {', '.join(valid)})" if valid else "unknown key"
+                at_key = True
             elif err["type"] == "literal_error" and loc and loc[0] == "urgency_priority" and "[key]" in err["loc"]:
                 msg = f"unknown urgency {err['input']!r} (valid: {', '.join(URGENCIES)})"
             elif err["type"] == "literal_error" and loc and (loc[-1] == "priority" or loc[0] == "urgency_priority"):
                 msg = f"unknown priority {err['input']!r} (valid: {PRIORITY_HELP})"
             elif err["type"] == "literal_error" and "role" in field:
                 msg = f"{msg} (valid: {', '.join(ROLES)})"
-            elif err["type"] == "literal_error" and loc and loc[0] == "risks":
+            elif err["type"] == "literal_error" and loc and loc[0] == "risks" and loc[-1] == "urgency":
+                msg = f"unknown urgency floor {err['input']!r} (valid: {', '.join(URGENCY_FLOORS)}; a risk flag only raises urgency)"
+            elif err["type"] == "literal_error" and loc and loc[0] == "risks" and "[key]" in err["loc"]:
                 msg = f"unknown risk flag (valid: {', '.join(RISK_FLAGS)})"
-            problems.append(f"{path}:{_line_of(node, loc)}: {field}: {msg}")
+                at_key = True
+            problems.append(f"{path}:{_line_of(node, loc, at_key=at_key)}: {field}: {msg}")
         raise ConfigError("\n".join(problems)) from exc
+    if isinstance(result, TriageConfig):
+        bad = _bad_category_names(result)
+        if bad:
+            raise ConfigError(
+                "\n".join(
+                    f"{path}:{_line_of(node, ('categories', name), at_key=True)}: categories.{name}: "
+                    f"category name must be {CATEGORY_NAME_HELP}"
+                    for name in bad
+                )
+            )
+    return result
 
 
 def load_config(config_dir: Path) -> Config:

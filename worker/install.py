@@ -56,6 +56,21 @@ def endpoint(base_url: str, helpdesk: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}/webhooks/{helpdesk}"
 
 
+def plain_http_warning(endpoint_url: str) -> str | None:
+    """A warning for an `http://` endpoint, None for `https://`.
+
+    Over plain HTTP every delivery (ticket ids; for Freshdesk the shared secret itself) crosses the
+    network readable by anyone on the path. Whether Zendesk refuses an http:// endpoint is not in the
+    docs Deskhand follows, so this warns rather than refuses (a test set-up behind a tunnel still installs).
+    """
+    if urlsplit(endpoint_url).scheme == "https":
+        return None
+    return (
+        f"warning: {endpoint_url} is plain HTTP: webhook deliveries would cross the network unencrypted, and the "
+        "helpdesk may refuse the endpoint. Use an https:// URL (e.g. a TLS-terminating proxy in front of Deskhand)."
+    )
+
+
 # ---------------------------------------------------------------------------------------------------
 # Zendesk
 # ---------------------------------------------------------------------------------------------------
@@ -206,10 +221,14 @@ class ZendeskInstall:
 def install_zendesk(admin: ZendeskAdmin, *, base_url: str, configured_bot_user_id: str = "") -> ZendeskInstall:
     """Create or update Deskhand's webhook and trigger (see the module docstring); idempotent.
 
+    An `http://` base URL is installed, after `plain_http_warning` is printed through `admin.echo`.
     Raises `InstallError` when a call fails, when a webhook named `WEBHOOK_NAME` exists but is an event
     subscription (its connection method cannot change), or when Zendesk does not return a secret.
     """
     url = endpoint(base_url, "zendesk")
+    warning = plain_http_warning(url)
+    if warning:
+        admin.echo(warning)
     me = admin.call("GET", "/api/v2/users/me.json").get("user") or {}
     bot_user_id = str(me.get("id") or "")
     if not bot_user_id:

@@ -24,7 +24,7 @@ class Settings(BaseSettings):
 
     # Which helpdesk the worker reads tickets from and posts notes to.
     helpdesk: Literal["local", "zendesk", "freshdesk"] = "local"
-    local_helpdesk_dir: Path = Path("demo/tickets")
+    local_helpdesk_dir: Path = Path("var/tickets")
 
     zendesk_subdomain: str = ""
     zendesk_email: str = ""

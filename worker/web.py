@@ -5,8 +5,9 @@
 | 202 {"job_id"} | verified, parsed, enqueued |
 | 200 {"status": "ignored"} | a known event Deskhand deliberately ignores (the helpdesk must not retry it) |
 | 200 {"status": "duplicate"} | a retry of a delivery already queued, by the vendor's delivery id (worker/deliveries.py) |
-| 400 | malformed JSON or no ticket id |
+| 400 {"error", "detail"} | malformed JSON, no or invalid ticket id, unknown `deskhand_event` |
 | 401 {"error": "invalid request"} | bad signature or shared secret (the reason goes to the log only) |
+| 405 {"error"} + Allow | a method the route does not take (OPTIONS included: there is no CORS, helpdesks only POST) |
 | 413 | body over WEBHOOK_MAX_BODY_BYTES |
 | 503 + Retry-After | the broker is unreachable, so the helpdesk retries later |
 """
@@ -38,6 +39,24 @@ def make_enqueue(celery_app) -> Enqueue:
     return enqueue
 
 
+#: The setting holding the secret of each helpdesk's webhook route. The local helpdesk has no webhook of
+#: its own: it is fed Zendesk-style signed webhooks, as `deskhand demo` does.
+WEBHOOK_SECRET_SETTINGS: dict[str, tuple[str, str]] = {
+    "zendesk": ("ZENDESK_WEBHOOK_SECRET", "/webhooks/zendesk"),
+    "local": ("ZENDESK_WEBHOOK_SECRET", "/webhooks/zendesk"),
+    "freshdesk": ("FRESHDESK_WEBHOOK_SECRET", "/webhooks/freshdesk"),
+}
+
+
+def missing_webhook_secret(s: Settings) -> tuple[str, str] | None:
+    """(setting name, route) when the active helpdesk's (HELPDESK) webhook secret is unset, else None.
+
+    Intake fails closed without it (401 for every delivery), which a new user reads as a broken signature.
+    """
+    setting, route = WEBHOOK_SECRET_SETTINGS[s.helpdesk]
+    return None if getattr(s, setting.lower()) else (setting, route)
+
+
 def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None, deliveries=None) -> Flask:
     """The intake app. With the default `enqueue` (Celery) comes the default delivery log (Redis when
     REDIS_URL is set, else the store; see worker/deliveries.py); a caller injecting `enqueue` passes its
@@ -50,10 +69,20 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None,
         enqueue = make_enqueue(make_celery(s, result_backend=False))
         if deliveries is None:
             deliveries = build_delivery_log(redis_url=s.redis_url, database_url=s.db_url, ttl_s=s.webhook_dedupe_ttl_s)
-    if not s.zendesk_webhook_secret and not s.freshdesk_webhook_secret:
-        log.warning("no_webhook_secret", detail="ZENDESK_WEBHOOK_SECRET and FRESHDESK_WEBHOOK_SECRET are unset: every webhook will be rejected with 401")
+    unset = missing_webhook_secret(s)
+    if unset:
+        setting, route = unset
+        log.warning(
+            "no_webhook_secret",
+            helpdesk=s.helpdesk,
+            detail=f"{setting} is unset: every webhook to {route} will be rejected with 401. Set it in .env "
+            "(see .env.example; README 'Try serve with the local helpdesk' for HELPDESK=local).",
+        )
     app = Flask("deskhand")
     app.config["MAX_CONTENT_LENGTH"] = s.webhook_max_body_bytes
+    # Flask would answer OPTIONS itself with an empty 200 text/html; no browser calls these routes, so
+    # OPTIONS is just another method they do not take: a JSON 405 with Allow, like GET.
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
 
     def accept(helpdesk: str, verify: Callable[[bytes], None], parse: Callable[[bytes], TicketEvent | None]):
         # The raw bytes: signatures cover these, never re-serialized JSON.
@@ -120,11 +149,22 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None,
     @app.errorhandler(404)
     @app.errorhandler(405)
     def not_here(exc):
-        return jsonify(error=exc.name.lower()), exc.code
+        allowed = getattr(exc, "valid_methods", None)
+        headers = {"Allow": ", ".join(allowed)} if allowed else {}
+        return jsonify(error=exc.name.lower()), exc.code, headers
 
     @app.errorhandler(413)
     def too_large(_exc):
-        log.warning("webhook_too_large", limit_bytes=s.webhook_max_body_bytes, content_length=request.content_length)
+        # Raised by Flask before or while reading the body, so outside `accept`: name the route here.
+        helpdesk = request.path.removeprefix("/webhooks/") if request.path.startswith("/webhooks/") else None
+        log.warning(
+            "webhook_too_large",
+            helpdesk=helpdesk,
+            path=request.path,
+            remote=request.remote_addr,
+            limit_bytes=s.webhook_max_body_bytes,
+            content_length=request.content_length,
+        )
         return jsonify(error="payload too large", limit_bytes=s.webhook_max_body_bytes), 413
 
     return app

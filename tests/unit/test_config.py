@@ -198,3 +198,68 @@ def test_a_bad_priority_names_file_line_and_the_valid_values(tmp_path, routing, 
 def test_urgency_priority_keys_must_be_urgency_levels(tmp_path):
     with pytest.raises(ConfigError, match=r"routing.yaml:4: urgency_priority.hgh: unknown urgency 'hgh' \(valid: low, normal, high, urgent\)"):
         load_config(write(tmp_path, routing=ROUTING + "urgency_priority: {hgh: high}\n"))
+
+
+def test_risk_urgency_floor_lists_the_valid_floors_on_its_line(tmp_path):
+    for level in ("low", "normal", "critical"):
+        bad = TRIAGE + f"risks:\n  legal_threat:\n    role: escalate_only\n    urgency: {level}\n"
+        with pytest.raises(ConfigError) as err:
+            load_config(write(tmp_path, triage=bad))
+        msg = str(err.value)
+        assert f"triage.yaml:14: risks.legal_threat.urgency: unknown urgency floor '{level}' (valid: high, urgent" in msg
+        assert "unknown risk flag" not in msg
+
+
+def test_unknown_risk_flag_still_lists_the_flags_at_its_key(tmp_path):
+    bad = TRIAGE + "risks:\n  legal_threats:\n    role: escalate_only\n"
+    with pytest.raises(ConfigError, match=r"triage.yaml:12: risks.legal_threats: unknown risk flag \(valid: account_security, "):
+        load_config(write(tmp_path, triage=bad))
+
+
+@pytest.mark.parametrize("name", ["triage.yaml", "routing.yaml"])
+def test_non_utf8_file_names_file_line_and_encoding(tmp_path, name):
+    write(tmp_path)
+    path = tmp_path / name
+    lines = path.read_bytes().split(b"\n")
+    lines[2] += b" # caf\xe9"  # Latin-1 e-acute on line 3
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path)
+    assert str(err.value).startswith(f"{path}:3: the file must be UTF-8 text: byte 0xe9")
+
+
+def test_utf16_file_is_named_as_such(tmp_path):
+    write(tmp_path)
+    (tmp_path / "triage.yaml").write_text(TRIAGE, encoding="utf-16")
+    with pytest.raises(ConfigError, match=r"triage.yaml:1: the file must be UTF-8 text: .*looks like UTF-16"):
+        load_config(tmp_path)
+
+
+def test_unknown_block_key_points_at_the_key_and_lists_valid_keys(tmp_path):
+    bad = TRIAGE + "urgency:\n  critical:\n    - \"on fire\"\n"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, triage=bad))
+    assert str(err.value) == (
+        f"{tmp_path / 'triage.yaml'}:12: urgency.critical: unknown key (valid: urgent, high, low, tier_field, tiers)"
+    )
+
+
+def test_unknown_keys_list_the_valid_keys_in_both_files(tmp_path):
+    bad_triage = TRIAGE.replace("    role: draft\n", "    role: draft\n    colour: blue\n")
+    with pytest.raises(ConfigError, match=r"categories.shipping.colour: unknown key \(valid: label, description, role, examples,"):
+        load_config(write(tmp_path, triage=bad_triage))
+    bad_routing = ROUTING.replace("tag_prefix:", "tagprefix:")
+    with pytest.raises(ConfigError, match=r"routing.yaml:1: tagprefix: unknown key \(valid: tag_prefix, always_tags, unknown,"):
+        load_config(write(tmp_path, routing=bad_routing))
+    bad_route = ROUTING.replace("{tags: [shipping]}", "{tags: [shipping], groups: \"1\"}")
+    with pytest.raises(ConfigError, match=r"routing.yaml:3: categories.shipping.groups: unknown key \(valid: tags, group, priority\)"):
+        load_config(write(tmp_path, routing=bad_route))
+
+
+@pytest.mark.parametrize("name", ["Product Questions", "Shipping", "product-questions"])
+def test_category_names_are_checked_where_they_are_defined(tmp_path, name):
+    bad = TRIAGE.replace("  refunds:\n", f"  {name}:\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, triage=bad))
+    msg = str(err.value)
+    assert msg.startswith(f"{tmp_path / 'triage.yaml'}:8: categories.{name}: category name must be lowercase letters, digits and '_'")

@@ -284,3 +284,20 @@ def test_install_freshdesk_dry_run_calls_nothing_and_saves_nothing(run, fake, tm
     result = run("install", "freshdesk", "--url", "https://bot.example.com", "--dry-run")
     assert result.exit_code == 0 and fake.requests == [] and not (tmp_path / ".env").exists()
     assert "(not sent)" in result.output and "<new secret, made and saved by a real run>" in result.output
+
+
+@pytest.mark.parametrize("base_url,warned", [("http://bot.example.com", True), ("https://bot.example.com", False)])
+def test_install_warns_before_anything_when_the_url_is_plain_http(base_url, warned):
+    printed = []
+    dry = ZendeskAdmin(subdomain="acme", email="", api_token="", dry_run=True, echo=printed.append)
+    install_zendesk(dry, base_url=base_url)
+    warnings = [line for line in printed if line.startswith("warning:")]
+    if warned:
+        assert printed[0] == warnings[0]  # said before the first request is shown
+        assert warnings == [
+            "warning: http://bot.example.com/webhooks/zendesk is plain HTTP: webhook deliveries would cross the network "
+            "unencrypted, and the helpdesk may refuse the endpoint. Use an https:// URL (e.g. a TLS-terminating proxy "
+            "in front of Deskhand)."
+        ]
+    else:
+        assert warnings == []

@@ -145,7 +145,7 @@ def test_parse_ticket_id_accepts(value, expected):
     [
         (True, "not a number"),
         (False, "not a number"),
-        ("-1", "not a number"),
+        ("-1", "must be positive"),
         ("4.2", "not a number"),
         (4.2, "not a number"),
         ("#42", "not a number"),

@@ -135,3 +135,55 @@ def test_deeply_nested_json_is_400(queued):
     body = b"[" * 20000 + b"]" * 20000
     assert client.post("/webhooks/zendesk", data=body, headers=signed(body)).status_code == 400
     assert queued == []
+
+
+def test_unknown_deskhand_event_is_400_naming_the_valid_events(client, queued):
+    body = json.dumps({"deskhand_event": "something_else", "ticket_id": "1001", "current_user_id": "7"}).encode()
+    resp = client.post("/webhooks/zendesk", data=body, headers=signed(body))
+    assert resp.status_code == 400
+    assert resp.get_json() == {"error": "malformed payload", "detail": "unknown deskhand_event 'something_else' (valid: ticket_changed)"}
+    assert queued == []
+
+
+@pytest.mark.parametrize("route", ["/webhooks/zendesk", "/webhooks/freshdesk"])
+def test_options_and_get_on_webhook_routes_are_json_405_with_allow(client, route):
+    for resp in (client.options(route), client.get(route)):
+        assert resp.status_code == 405
+        assert resp.mimetype == "application/json" and resp.get_json() == {"error": "method not allowed"}
+        assert resp.headers["Allow"] == "POST"
+
+
+@pytest.mark.parametrize(
+    "helpdesk,unset,setting,route",
+    [
+        ("zendesk", "zendesk_webhook_secret", "ZENDESK_WEBHOOK_SECRET", "/webhooks/zendesk"),
+        ("local", "zendesk_webhook_secret", "ZENDESK_WEBHOOK_SECRET", "/webhooks/zendesk"),
+        ("freshdesk", "freshdesk_webhook_secret", "FRESHDESK_WEBHOOK_SECRET", "/webhooks/freshdesk"),
+    ],
+)
+def test_startup_warns_when_the_active_helpdesks_secret_is_unset(helpdesk, unset, setting, route):
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        create_app(settings(helpdesk=helpdesk, **{unset: ""}), enqueue=lambda e: "x")
+    (warning,) = [e for e in logs if e["event"] == "no_webhook_secret"]
+    assert warning["log_level"] == "warning" and warning["helpdesk"] == helpdesk
+    assert warning["detail"].startswith(f"{setting} is unset: every webhook to {route} will be rejected with 401")
+
+    with capture_logs() as logs:  # the other helpdesk's secret does not matter
+        create_app(settings(helpdesk=helpdesk), enqueue=lambda e: "x")
+    assert [e for e in logs if e["event"] == "no_webhook_secret"] == []
+
+
+@pytest.mark.parametrize("route,helpdesk", [("/webhooks/zendesk", "zendesk"), ("/webhooks/freshdesk", "freshdesk")])
+def test_too_large_log_names_the_route_and_the_sender(client, route, helpdesk):
+    from structlog.testing import capture_logs
+
+    body = json.dumps({"ticket_id": "1", "pad": "x" * 4096}).encode()
+    with capture_logs() as logs:
+        resp = client.post(route, data=body, headers={"Content-Type": "application/json"},
+                           environ_overrides={"REMOTE_ADDR": "203.0.113.9"})
+    assert resp.status_code == 413
+    (entry,) = [e for e in logs if e["event"] == "webhook_too_large"]
+    assert (entry["helpdesk"], entry["path"], entry["remote"]) == (helpdesk, route, "203.0.113.9")
+    assert entry["content_length"] == len(body) and entry["limit_bytes"] == 2048

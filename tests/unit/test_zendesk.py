@@ -265,6 +265,7 @@ def test_actor_falls_back_to_detail_actor_id():
         (b'{"deskhand_event": "ticket_changed", "ticket_id": true}', "not a number"),
         (b'{"deskhand_event": "ticket_changed", "ticket_id": "0"}', "positive"),
         (b'{"deskhand_event": "", "ticket_id": "5"}', "deskhand_event"),
+        (b'{"deskhand_event": "something_else", "ticket_id": "5"}', r"unknown deskhand_event 'something_else' \(valid: ticket_changed\)"),
         (b'\xff\xfe', "not valid JSON"),
     ],
 )
