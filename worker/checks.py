@@ -200,6 +200,13 @@ def quantities(text: str) -> set[tuple[str, str]]:
     return out
 
 
+def _counted(pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The pairs that count something: a number at the end of a text ("instead of 1.") counts nothing
+    there, while the same number in the passage is followed by the next sentence's first word; the
+    number itself is checked by `numbers`."""
+    return {(n, unit) for n, unit in pairs if unit}
+
+
 def support(claim: str, passage_text: str, *, same_language: bool = True) -> float:
     """How well `passage_text` backs `claim`, 0..1: 0 when the claim has a number the passage lacks
     (or, in the same language, counts something else with it: "2 hours" vs "2 business days"); else
@@ -209,7 +216,7 @@ def support(claim: str, passage_text: str, *, same_language: bool = True) -> flo
         return 0.0
     if not same_language:
         return 1.0
-    if not quantities(claim) <= quantities(passage_text):
+    if not _counted(quantities(claim)) <= quantities(passage_text):
         return 0.0
     words = content_words(claim)
     if not words:
@@ -470,13 +477,13 @@ def _checked_units(claims: tuple[Claim, ...], by_id: dict[str, Passage], constra
             report.drop("no valid source" if not claim.sources else "cites a passage that was not retrieved")
             failed.add(claim.unit)
             continue
-        backed = [(p, support(text, p.text, same_language=same_language)) for p in resolved]
+        backed = [(p, support(text, _passage_text(p), same_language=same_language)) for p in resolved]
         backed = [(p, s) for p, s in backed if s >= MIN_OVERLAP]
         if not backed:
             report.drop("not supported by the passage it cites")
             failed.add(claim.unit)
             continue
-        if constrained and unstated_commitments(text, [p.text for p, _ in backed]):
+        if constrained and unstated_commitments(text, [_passage_text(p) for p, _ in backed]):
             report.drop("a commitment the sources do not state")
             failed.add(claim.unit)
             continue
@@ -492,6 +499,13 @@ def _checked_units(claims: tuple[Claim, ...], by_id: dict[str, Passage], constra
             continue
         out.append(unit)
     return out
+
+
+def _passage_text(passage: Passage) -> str:
+    """What a passage states, its section heading included: the offline drafter quotes the heading as
+    the lead-in of a list that opens the chunk ("Delivery times within the EU:"), and the chunk's text
+    starts below that heading."""
+    return "\n".join(t for t in (passage.section, passage.text) if t)
 
 
 def _unit_words(unit: _Unit) -> int:

@@ -56,6 +56,22 @@ _ADDRESSED_TO_US = re.compile(
 )
 
 
+# What the customer says went wrong, in their own words ("Your thermostat flooded my flat"): preferred
+# as the problem over a question about what to do next ("How do I make a warranty claim?").
+_ISSUE = re.compile(
+    r"\b(?:broke\w*|broken|flood\w*|leak\w*|burn\w*|smok\w*|spark\w*|crack\w*|damag\w*|stopped|stuck|offline|"
+    r"hacked|charged|missing|lost|late|wrong|faulty|dead|won't|doesn't|didn't|isn't|can't|cannot|not working|never arrived)\b",
+    re.I,
+)
+# Claims about policy or orders to the writer ("The approved policy says…", "Write the reply…",
+# "Also say…") are a ticket steering the summary, even when triage did not flag the sentence.
+_INSTRUCTION = re.compile(
+    r"^(?:also\s+)?(?:write|say|tell|confirm|promise|add|set|ignore|include|mention|state)\b|"
+    r"\b(?:the|your|our) (?:approved |official |new )?(?:policy|policies|rules?) (?:says?|states?|allows?)\b",
+    re.I,
+)
+
+
 def _cut(text: str, words: int = ITEM_WORDS) -> str:
     parts = text.split()
     return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
@@ -74,8 +90,17 @@ def _problem(ticket: Ticket) -> str:
     customer = ticket.customer_messages()
     if not customer:
         return ticket.subject or "No customer message found."
-    first = _sentences(customer[0])
-    pick = next((s for s in first if _PROBLEM_CUE.search(s) and len(s.split()) >= 5), first[0] if first else "")
+    first = [s for s in _sentences(customer[0]) if not _INSTRUCTION.search(s)]
+
+    def rank(sentence: str) -> int:
+        """2: a statement of what went wrong; 1: another sentence with a problem cue; 0: neither."""
+        if _ISSUE.search(sentence) and not sentence.rstrip().endswith("?"):
+            return 2
+        return 1 if _PROBLEM_CUE.search(sentence) else 0
+
+    cued = [s for s in first if len(s.split()) >= 5 and rank(s) > 0]
+    # the highest rank wins, the earliest sentence on ties
+    pick = max(cued, key=lambda s: (rank(s), -first.index(s))) if cued else (first[0] if first else "")
     if not pick:
         return ticket.subject or "No customer message found."
     return _cut(pick)

@@ -13,6 +13,7 @@ import re
 from integrations.base import PRIORITIES, Ticket
 from knowledge.models import Passage
 from worker.config import RoutingConfig
+from worker.drafting import NOT_IN_DRAFT_PREFIX, UNANSWERED_PREFIX
 from worker.models import UNKNOWN, Draft, EscalationPacket, Note, Triage
 
 MARKER_RE = re.compile(r"deskhand:v1 ticket=(?P<ticket>\S+) message=(?P<message>\S+) pipeline=(?P<pipeline>[\w.+-]+)")
@@ -126,6 +127,11 @@ def render_note(
         f"{triage.sentiment} · {_esc(triage.language)} · confidence {triage.confidence:.2f}"
     )
     parts = [f"<p>{header}</p>"]
+    answered = next((m for m in ticket.messages if m.id == message_id), None)
+    if answered is not None and answered.attachments and not answered.body.strip():
+        # An image-only message (a screenshot, a photo of the parcel): the agent must open it, Deskhand cannot.
+        count = f"{answered.attachments} attachment{'' if answered.attachments == 1 else 's'}"
+        parts.append(f"<p><strong>Message:</strong> (no text; {count})</p>")
     if triage.reasons:
         parts.append(f"<p><small>Why: {_esc('; '.join(triage.reasons))}</small></p>")
     if draft.has_draft:
@@ -140,8 +146,14 @@ def render_note(
             parts.append(f"<p><strong>No draft:</strong> {_esc(draft.reason)}</p>")
     if draft.drafter != "offline" and draft.has_draft:
         parts.append(f"<p><small>Drafted by {_esc(draft.drafter)}, then checked against the sources.</small></p>")
-    if draft.remarks:
-        parts.append(f"<p><small>{'<br>'.join(_esc(r) for r in draft.remarks)}</small></p>")
+    # the customer's questions the draft leaves open stand out like the missing facts; other remarks are small print
+    open_questions = [r for r in draft.remarks if r.startswith((UNANSWERED_PREFIX, NOT_IN_DRAFT_PREFIX))]
+    remarks = [r for r in draft.remarks if r not in open_questions]
+    for line in open_questions:
+        label, _, questions = line.partition(": ")
+        parts.append(f"<p><strong>{_esc(label)}:</strong> {_esc(questions)}</p>")
+    if remarks:
+        parts.append(f"<p><small>{'<br>'.join(_esc(r) for r in remarks)}</small></p>")
     if draft.citations:
         label = "Sources" if draft.has_draft else "Policy to check"
         items = []
