@@ -117,11 +117,31 @@ _ASK = {
 }
 
 
+# The customer writes about their own case (an order, a parcel, an account, a device of theirs), not a
+# general policy question: first-person possessives in the languages FACT_LABELS covers, and "I ordered".
+_OWN_CASE = re.compile(
+    r"\b(?:my|mine|our|I(?:'ve| have)? (?:ordered|bought|purchased|paid|returned|received|placed))\b"
+    r"|\b(?:mi|mis|mío|mía|pedí|compré)\b"  # es
+    r"|\b(?:mon|ma|mes|j'ai (?:commandé|acheté|payé))\b"  # fr
+    r"|\b(?:mein|meine|meinen|meinem|meiner|meines)\b"  # de
+    r"|\b(?:mio|mia|miei|mie|ho ordinato|ho comprato)\b"  # it
+    r"|\b(?:mijn|besteld)\b"  # nl
+    r"|\b(?:meu|minha|meus|minhas|encomendei|comprei)\b",  # pt
+    re.I,
+)
+
+
 def missing_fact_keys(ticket: Ticket, category: CategoryConfig | None) -> tuple[str, ...]:
-    """The category's required facts (config names, in config order) that no customer message contains."""
-    if category is None:
+    """The category's required facts (config names, in config order) that no customer message contains.
+
+    () when the customer asks a general question ("How long does standard shipping take?"): the
+    facts are needed to act on the customer's own case ("my order", "I ordered"), not to quote a policy.
+    """
+    if category is None or not category.requires:
         return ()
     text = "\n".join(m.body for m in ticket.customer_messages()) + "\n" + ticket.subject
+    if not _OWN_CASE.search(text):
+        return ()
     return tuple(fact for fact in category.requires if not _FACT_PATTERNS[fact].search(text))
 
 
@@ -296,9 +316,14 @@ def policy_checklist(passages: list[Passage], citations: list[Passage]) -> tuple
         if p.article_id not in ids:
             continue
         sentences = [_MARKERS.sub("", s) for s in split_sentences(p.text)]
-        picked = [s for s in sentences if _CONDITION.search(s) and word_count(s) >= 4] or sentences[:1]
-        for s in picked:
-            text = LIST_ITEM.sub("", s).strip()
+        picked = [i for i, s in enumerate(sentences) if _CONDITION.search(s) and word_count(s) >= 4] or [0][: len(sentences)]
+        for i in picked:
+            text = LIST_ITEM.sub("", sentences[i]).strip()
+            if LIST_ITEM.match(sentences[i]):
+                # a list item alone ("Gift cards, digital or printed.") says nothing: give it its lead-in
+                lead = next((s for s in reversed(sentences[:i]) if not LIST_ITEM.match(s)), "")
+                lead = lead if lead.rstrip().endswith(":") else (f"{p.section}:" if p.section else "")
+                text = f"{lead.strip()} {text}".strip()
             words = content_words(text)
             # two articles often state the same condition in other words: keep it once
             if text and not any(len(words & w) >= 0.6 * min(len(words), len(w)) for w in seen):

@@ -218,3 +218,13 @@ def test_the_drafters_escalation_advice_is_a_remark_not_a_routing_change():
     assert d.has_draft and not d.escalate
     assert "The drafter suggests escalating this ticket; see the case summary." in d.remarks
     assert d.packet is not None and "VIP" not in str(d.remarks) and d.packet.why == "The drafter suggested escalating."
+
+
+def test_a_list_item_in_the_checklist_keeps_its_lead_in():
+    gift = Passage(chunk_id="hc-final#0", article_id="hc-final", title="Final sale", score=0.6, section="Final sale",
+                   text="These items cannot be returned:\n- Gift cards, digital or printed.\n- Opened personal care items.")
+    items = policy_checklist([gift], [gift])
+    assert items and all(item.startswith("These items cannot be returned: ") for item in items)
+    headed = Passage(chunk_id="hc-final#1", article_id="hc-final", title="Final sale", score=0.6, section="Not returnable",
+                     text="- Gift cards, digital or printed.")
+    assert policy_checklist([headed], [headed]) == ("Not returnable: Gift cards, digital or printed. [1]",)

@@ -77,12 +77,22 @@ def test_summary_only_summarises_and_lists_policy_sources():
 
 def test_missing_facts_are_listed_and_asked_for():
     cat = CategoryConfig(role="draft", examples=["x"], requires=["order_number"])
-    d = run("How many business days does standard shipping take?", category=cat)
+    d = run("How many business days does standard shipping take for my order?", category=cat)
     assert d.missing_info == ("order number",)
     assert d.body.endswith("Could you please send me your order number?")
     assert word_count(d.body) <= 120
-    t = ticket(message(1, "Where is order #123456?"))
+    t = ticket(message(1, "Where is my order #123456?"))
     assert missing_facts(t, cat) == ()
+
+
+def test_a_general_question_needs_no_order_number():
+    cat = CategoryConfig(role="draft", examples=["x"], requires=["order_number"])
+    assert missing_facts(ticket(message(1, "How many business days does standard shipping take?")), cat) == ()
+    assert missing_facts(ticket(message(1, "What is your return policy for sale items?")), cat) == ()
+    assert missing_facts(ticket(message(1, "I ordered a kettle last week and it has not arrived")), cat) == ("order number",)
+    assert missing_facts(ticket(message(1, "¿Dónde está mi pedido?")), cat) == ("order number",)
+    d = run("How many business days does standard shipping take?", category=cat)
+    assert d.missing_info == () and "order number" not in d.body
 
 
 def test_split_sentences_keeps_list_items():
