@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from integrations.base import Ticket
 from knowledge.models import Passage
 from worker.config import CategoryConfig
-from worker.escalation import build_packet, public_message_count
+from worker.escalation import build_packet, public_message_count, tried_in_thread
 from worker.language import detect_language, locale_language
 from worker.models import Draft, EscalationPacket, Triage
 from worker.sentences import LIST_ITEM, split_sentences, word_count
@@ -336,6 +336,23 @@ def policy_checklist(passages: list[Passage], citations: list[Passage]) -> tuple
 # The check
 
 
+def repeats_tried(lines: list[str], ticket: Ticket) -> list[str]:
+    """The draft `lines` that share at least two content words with something the thread says was
+    already tried ("I restarted the router" vs "1. Restart the router."): a hint for the agent, who
+    knows whether repeating a step helps. [] when the thread mentions nothing tried."""
+    customer, agents = tried_in_thread(ticket)
+    tried = [content_words(s) for s in customer + agents]
+    return [line for line in lines if tried and any(len(content_words(_CITATION_MARK.sub("", line)) & t) >= 2 for t in tried)]
+
+
+_CITATION_MARK = re.compile(r"\s*\[\d+\]")
+
+
+def _cut_words(text: str, n: int) -> str:
+    words = text.split()
+    return " ".join(words[:n]) + ("…" if len(words) > n else "")
+
+
 def sources_language(passages: list[Passage]) -> str:
     """The language most of `passages` are written in (from their locale), "" when there are none."""
     langs = Counter(locale_language(p.locale) or "en" for p in passages)
@@ -461,6 +478,10 @@ def check_draft(
                      drafter=candidate.drafter, packet=long_packet)
 
     body, citations = _render(units, by_id)
+    repeated = repeats_tried(body.splitlines(), ticket)
+    if repeated:
+        quoted = "; ".join(f"“{_cut_words(_CITATION_MARK.sub('', line), 6)}”" for line in repeated[:2])
+        remarks.append(f"May repeat what the thread says was already tried: {quoted}. Check before sending.")
     if ask:
         body += "\n" + ask
     if frame.greeting:

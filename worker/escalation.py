@@ -110,18 +110,22 @@ def _public_thread(ticket: Ticket) -> list[Message]:
     return [m for m in ticket.messages if m.public]
 
 
+def tried_in_thread(ticket: Ticket) -> tuple[list[str], list[str]]:
+    """(what the customer says they tried, what agents did or asked for): whole sentences of the thread."""
+    tried_customer = [s for m in ticket.customer_messages() for s in _sentences(m) if _TRIED_CUSTOMER.search(s)]
+    tried_agents: list[str] = []
+    for m in _public_thread(ticket):
+        if m.author_role == "agent":
+            sentences = _sentences(m)
+            tried_agents += ([s for s in sentences if _AGENT_ACTION.search(s)] or sentences[:1])[:2]
+    return tried_customer, tried_agents
+
+
 def build_packet(ticket: Ticket, triage: Triage, why: str) -> EscalationPacket:
     """The extractive packet for `ticket`: items quoted (and cut to ITEM_WORDS words) from the thread."""
     thread = _public_thread(ticket)
-    tried_customer: list[str] = []
-    for m in ticket.customer_messages():
-        tried_customer += [_cut(s) for s in _sentences(m) if _TRIED_CUSTOMER.search(s)]
-    tried_agents: list[str] = []
-    for m in thread:
-        if m.author_role == "agent":
-            sentences = _sentences(m)
-            actions = [s for s in sentences if _AGENT_ACTION.search(s)] or sentences[:1]
-            tried_agents += [_cut(s) for s in actions[:2]]
+    customer, agents = tried_in_thread(ticket)
+    tried_customer, tried_agents = [_cut(s) for s in customer], [_cut(s) for s in agents]
     last_agent = max((i for i, m in enumerate(thread) if m.author_role == "agent"), default=-1)
     after = [m for m in thread[last_agent + 1 :] if m.author_role == "requester"]
     questions = [_cut(s) for m in after for s in _sentences(m) if s.rstrip().endswith("?")]

@@ -10,6 +10,7 @@ from worker.checks import (
     check_draft,
     commitments,
     policy_checklist,
+    repeats_tried,
     support,
     unstated_commitments,
 )
@@ -228,3 +229,21 @@ def test_a_list_item_in_the_checklist_keeps_its_lead_in():
     headed = Passage(chunk_id="hc-final#1", article_id="hc-final", title="Final sale", score=0.6, section="Not returnable",
                      text="- Gift cards, digital or printed.")
     assert policy_checklist([headed], [headed]) == ("Not returnable: Gift cards, digital or printed. [1]",)
+
+
+def test_draft_lines_repeating_what_the_thread_says_was_tried_are_named():
+    thread = ticket(
+        message(1, "My Hearth shows offline. I already restarted the router twice and it did not help."),
+        message(2, "Could you unplug the thermostat base for ten seconds?", role="agent"),
+        message(3, "Did that too, still offline."),
+    )
+    lines = ["1. Restart your router and wait two minutes. [1]", "2. Unplug the thermostat base for ten seconds. [1]",
+             "3. Open the app and choose Reconnect. [1]"]
+    assert repeats_tried(lines, thread) == lines[:2]
+    assert repeats_tried(lines, ticket(message(1, "My Hearth shows offline, what should I do?"))) == []
+
+
+def test_the_note_says_when_a_draft_step_was_already_tried():
+    d = check([Claim("Standard shipping takes 3 to 5 business days.", ("hc-ship#0",))],
+              body="I already checked the standard shipping times on your site, they say 3 to 5 business days. Where is it?")
+    assert any(r.startswith("May repeat what the thread says was already tried: “Standard shipping takes 3") for r in d.remarks)
