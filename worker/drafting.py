@@ -70,7 +70,7 @@ class SentenceVectors:
 
     def __init__(self, embedder: Embeds, max_chunks: int = 4096):
         self._embedder = embedder
-        self._cache: OrderedDict[tuple[str, int], tuple[list[str], np.ndarray]] = OrderedDict()
+        self._cache: OrderedDict[tuple, tuple[list[str], np.ndarray]] = OrderedDict()
         self._max = max_chunks
 
     def get(self, passage: Passage) -> tuple[list[str], np.ndarray]:
@@ -86,6 +86,22 @@ class SentenceVectors:
         else:
             self._cache.move_to_end(key)
         return hit
+
+    def windows(self, passage: Passage) -> np.ndarray:
+        """Unit vectors of the passage's sentences alone, then of each with the one before it (see
+        `_windows`), one row each; cached like `get`, so a static help center is embedded once."""
+        key = ("windows", passage.chunk_id, hash(passage.text))
+        hit = self._cache.get(key)
+        if hit is None:
+            texts, vectors = self.get(passage)
+            pairs = [f"{a} {b}" for a, b in zip(texts, texts[1:])]
+            hit = ([], np.vstack([vectors, self.embed(pairs)]) if pairs else vectors)
+            self._cache[key] = hit
+            if len(self._cache) > self._max:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return hit[1]
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Unit vectors, one row per text (not cached: customer questions and draft lines vary)."""
@@ -181,9 +197,9 @@ def unanswered_remarks(d: Draft, questions: list[str], passages: list[Passage], 
     in_draft = (q_vecs @ drafted.T).max(axis=1) if len(drafted) else np.zeros(len(questions))
     in_passages = np.zeros(len(questions))
     for passage in passages:
-        texts, _vectors = sentences.get(passage)
-        if texts:
-            in_passages = np.maximum(in_passages, (q_vecs @ sentences.embed(_windows(texts)).T).max(axis=1))
+        vectors = sentences.windows(passage)
+        if len(vectors) and vectors.shape[1] == q_vecs.shape[1]:
+            in_passages = np.maximum(in_passages, (q_vecs @ vectors.T).max(axis=1))
     nowhere = [q for q, a, b in zip(questions, in_draft, in_passages) if a < ANSWERS_QUESTION and b < ANSWERS_QUESTION]
     elsewhere = [q for q, a, b in zip(questions, in_draft, in_passages) if a < ANSWERS_QUESTION <= b]
     lines = []
