@@ -16,7 +16,7 @@ support it. `check_draft` alone turns a candidate into the `Draft` the note show
 - **missing information**: the category's required facts absent from the conversation are listed and
   the draft asks for them (in the customer's language);
 - **length**: at most `max_words` words, greeting, closing and the question included, by dropping the
-  least-supported claims first (a step list loses its last steps, never its order).
+  least-supported claims first (a step list goes whole: never cut after a few steps).
 
 Pure: no I/O, no model, no clock. The only inputs are the arguments.
 """
@@ -565,13 +565,11 @@ def _unit_support(unit: _Unit) -> float:
 def _trim(units: list[_Unit], budget: int, report: _Report) -> list[_Unit]:
     units = [list(u) for u in units]
     while units and sum(_unit_words(u) for u in units) > budget:
-        # the least-supported unit goes first (the later one on ties); a step list loses its last step
+        # the least-supported unit goes first (the later one on ties); a step list goes whole, never
+        # cut after a few steps (a customer would follow half a procedure)
         i = min(range(len(units)), key=lambda k: (_unit_support(units[k]), -k))
-        if units[i][0][0].step and len(units[i]) > 2:
-            units[i].pop()
-        else:
-            units.pop(i)
-        report.drop("over the word limit")
+        dropped = units.pop(i)
+        report.drop("over the word limit", len(dropped))
     return units
 
 

@@ -26,6 +26,7 @@ from worker.checks import (
     Frame,
     ask_for,
     check_draft,
+    content_words,
     missing_fact_keys,
     missing_facts,
     summarize_request,
@@ -140,18 +141,23 @@ def offline_candidate(
         return Candidate(reason="No approved help-center source supports a reply, so there is no draft. Answer manually or add an article.")
     choice = _pick_sentences(passages, query_vec, sentences, budget_words, question_vecs)
     picked = choice.units
+    pointer: tuple[str, ...] = ()
+    if choice.cut_list is not None:
+        p_idx, steps = choice.cut_list
+        where = passages[p_idx].title + (f" ({passages[p_idx].url})" if passages[p_idx].url else "")
+        pointer = (f"The full procedure ({steps} steps) is in “{where}”: it does not fit the draft whole.",)
     if not picked:
-        return Candidate(reason="The closest help-center passages do not answer this message closely enough to draft from.")
+        return Candidate(
+            reason="The closest help-center passages do not answer this message closely enough to draft from."
+            if not pointer else "The answer is a procedure too long for a draft: send the customer the article.",
+            remarks=pointer,
+        )
     claims = [
         Claim(text=part, sources=(passages[unit.p_idx].chunk_id,), unit=n, step=unit.is_list)
         for n, unit in enumerate(sorted(picked, key=lambda u: (u.p_idx, u.position)))
         for part in unit.parts
     ]
-    remarks: tuple[str, ...] = ()
-    if choice.cut_list is not None:
-        p_idx, steps = choice.cut_list
-        remarks = (f"The full procedure ({steps} steps) is in “{passages[p_idx].title}”: it does not fit the draft whole.",)
-    return Candidate(claims=tuple(claims), remarks=remarks)
+    return Candidate(claims=tuple(claims), remarks=pointer)
 
 
 def customer_questions(ticket: Ticket) -> list[str]:
@@ -200,8 +206,15 @@ def unanswered_remarks(d: Draft, questions: list[str], passages: list[Passage], 
         vectors = sentences.windows(passage)
         if len(vectors) and vectors.shape[1] == q_vecs.shape[1]:
             in_passages = np.maximum(in_passages, (q_vecs @ vectors.T).max(axis=1))
-    nowhere = [q for q, a, b in zip(questions, in_draft, in_passages) if a < ANSWERS_QUESTION and b < ANSWERS_QUESTION]
-    elsewhere = [q for q, a, b in zip(questions, in_draft, in_passages) if a < ANSWERS_QUESTION <= b]
+    # Noise control (from the demo tickets): a bare "How do I fix it?" restates the main request and is
+    # never listed; "no matching source" needs the draft to answer another question (a message the draft
+    # answers none of was still matched as a whole by retrieval), while "a passage may cover it" rests on
+    # a passage sentence that does answer it.
+    specific = [len(content_words(q)) >= 2 for q in questions]
+    partly = bool((in_draft >= ANSWERS_QUESTION).any())
+    nowhere = [q for q, a, b, ok in zip(questions, in_draft, in_passages, specific)
+               if ok and partly and a < ANSWERS_QUESTION and b < ANSWERS_QUESTION]
+    elsewhere = [q for q, a, b, ok in zip(questions, in_draft, in_passages, specific) if ok and a < ANSWERS_QUESTION <= b]
     lines = []
     if nowhere:
         lines.append(UNANSWERED_PREFIX + " · ".join(f"“{_short(q)}”" for q in nowhere[:MAX_UNANSWERED]))
@@ -391,20 +404,10 @@ def _units(
     return units
 
 
-def _first_steps(unit: _Unit, budget_words: int) -> _Unit | None:
-    """The longest prefix of a step list that fits `budget_words`, if it keeps at least two steps."""
-    parts: list[str] = []
-    for part in unit.parts:
-        if sum(word_count(p) + 1 for p in [*parts, part]) > budget_words:
-            break
-        parts.append(part)
-    return replace(unit, parts=tuple(parts)) if len(parts) >= 2 else None
-
-
 @dataclass(frozen=True)
 class _Picked:
     """The drafter's choice: the units to quote, and the best step list that did not fit the budget
-    whole (quoted in part or not at all), as (passage index, its steps), for the note to point to."""
+    whole (and so is not quoted), as (passage index, its steps), for the note to point to."""
 
     units: list[_Unit]
     cut_list: tuple[int, int] | None = None
@@ -452,10 +455,12 @@ def _pick_sentences(
         nonlocal used, cut_list
         tried.add((unit.p_idx, unit.position))
         if unit.is_list and used + unit.words > budget_words:
+            # a procedure is quoted whole or not at all: a customer who follows steps 1–2 of 4 is worse off
+            # than one sent to the article, which the note names instead
             if cut_list is None:
                 cut_list = (unit.p_idx, len([p for p in unit.parts if _LIST_ITEM.match(p)]))
-            unit = _first_steps(unit, budget_words - used)  # the first steps, in order, or nothing
-        if unit is None or used + unit.words > budget_words or len(picked) == MAX_SENTENCES:
+            return False
+        if used + unit.words > budget_words or len(picked) == MAX_SENTENCES:
             return False
         if any(float(unit.vector @ u.vector) > NEAR_DUPLICATE for u in picked):
             return False

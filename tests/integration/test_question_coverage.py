@@ -39,3 +39,13 @@ def test_a_battery_answer_left_out_of_the_draft_is_flagged_and_one_quoted_is_not
     quoted = Draft(body="Without a C-wire, Hearth runs on 2 AA alkaline batteries. [1] A fresh pair lasts around 12 months with normal use. [1]",
                    citations=(BATTERY,))
     assert unanswered_remarks(quoted, question, [BATTERY], vectors) == ()
+
+
+def test_bare_follow_ups_and_messages_answered_nowhere_are_not_listed(vectors):
+    quoted = Draft(body="Without a C-wire, Hearth runs on 2 AA alkaline batteries. [1] A fresh pair lasts around 12 months with normal use. [1]",
+                   citations=(BATTERY,))
+    battery = "How long do the AA batteries in my Hearth last?"
+    slot = "Can I pick an evening delivery slot with DHL?"
+    assert unanswered_remarks(quoted, [battery, "How do I fix it?", "Hi?"], [BATTERY], vectors) == ()
+    assert unanswered_remarks(quoted, [slot], [BATTERY], vectors) == ()  # the draft answers nothing asked: no verdict
+    assert unanswered_remarks(quoted, [battery, slot], [BATTERY], vectors) == (UNANSWERED_PREFIX + f"“{slot}”",)

@@ -154,11 +154,12 @@ def test_length_is_capped_by_dropping_the_least_supported_claims():
     assert word_count(d.body) <= 12 and "over the word limit (1)" in d.remarks[0]
 
 
-def test_a_step_list_is_shortened_from_its_end_and_never_reordered():
+def test_a_step_list_over_the_word_limit_goes_whole_never_cut_after_a_few_steps():
     steps = [Claim(t, ("hc-reset#0",), unit=0, step=True) for t in
              ("1. Hold the dial for ten seconds.", "2. Wait for the ring to blink.", "3. Reconnect the thermostat in the app.")]
-    d = check(steps, body="How do I reset the thermostat dial?", max_words=16)
-    assert d.body.splitlines() == ["1. Hold the dial for ten seconds. [1]", "2. Wait for the ring to blink. [1]"]
+    assert check(steps, body="How do I reset the thermostat dial?", max_words=16).body == ""
+    whole = check(steps, body="How do I reset the thermostat dial?", max_words=40)
+    assert [line.split(".")[0] for line in whole.body.splitlines()] == ["1", "2", "3"]
 
 
 def test_missing_facts_are_asked_for_in_the_customers_language_with_greeting_and_closing():

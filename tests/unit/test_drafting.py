@@ -140,13 +140,14 @@ def test_a_sentence_leaning_on_the_previous_one_keeps_it():
     assert "The kettle has a reset button under the base. [1] It restores the thermostat after a dry boil. [1]" in d.body
 
 
-def test_a_long_step_list_is_cut_after_whole_steps_never_reordered():
+def test_a_step_list_too_long_for_the_draft_is_left_out_whole_and_pointed_to():
     steps = "\n".join(f"{i}. Check the thermostat dial setting number {i} carefully today." for i in range(1, 8))
-    p = Passage(chunk_id="t#0", article_id="t", title="T", score=0.9, text=steps)
+    p = Passage(chunk_id="t#0", article_id="t", title="Dial check", score=0.9, text=steps)
     d = run("check the thermostat dial setting carefully", passages=(p,), max_words=40)
-    lines = d.body.splitlines()
-    assert [l.split(".")[0] for l in lines] == ["1", "2", "3"]
-    assert word_count(d.body) <= 40
+    assert not any(line[:2] in {"1.", "2.", "3."} for line in d.body.splitlines())  # never steps 1–3 of 7
+    assert "The full procedure (7 steps) is in “Dial check”: it does not fit the draft whole." in d.remarks
+    whole = run("check the thermostat dial setting carefully", passages=(p,), max_words=120)
+    assert [line.split(".")[0] for line in whole.body.splitlines()] == [str(i) for i in range(1, 8)]
 
 
 def test_an_escalation_caused_by_a_risk_flag_says_so_not_that_the_category_escalates():
