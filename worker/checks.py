@@ -164,6 +164,9 @@ def summarize_request(ticket: Ticket) -> str:
     latest = ticket.latest_customer_message()
     if latest is None:
         return "No customer message found."
+    if not latest.body.strip():
+        n = latest.attachments
+        return f"The customer sent {n} attachment{'' if n == 1 else 's'} and no text." if n else "The customer's message has no text."
     words: list[str] = []
     for sentence in split_sentences(latest.body):
         words.extend(sentence.split())
@@ -322,7 +325,9 @@ def policy_checklist(passages: list[Passage], citations: list[Passage]) -> tuple
             if LIST_ITEM.match(sentences[i]):
                 # a list item alone ("Gift cards, digital or printed.") says nothing: give it its lead-in
                 lead = next((s for s in reversed(sentences[:i]) if not LIST_ITEM.match(s)), "")
-                lead = lead if lead.rstrip().endswith(":") else (f"{p.section}:" if p.section else "")
+                # a heading that is itself a question ("Why is my refund less than expected?") is no lead-in
+                heading = p.section if p.section and not p.section.rstrip().endswith("?") else ""
+                lead = lead if lead.rstrip().endswith(":") else (f"{heading}:" if heading else "")
                 text = f"{lead.strip()} {text}".strip()
             words = content_words(text)
             # two articles often state the same condition in other words: keep it once

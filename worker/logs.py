@@ -55,6 +55,8 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info, renderer],
         )
     )
+    # The handler filters too: a library that sets its own logger to DEBUG (bm25s does) stays at LOG_LEVEL.
+    handler.setLevel(level.upper())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

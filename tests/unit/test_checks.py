@@ -11,6 +11,7 @@ from worker.checks import (
     commitments,
     policy_checklist,
     repeats_tried,
+    summarize_request,
     support,
     unstated_commitments,
 )
@@ -248,3 +249,17 @@ def test_the_note_says_when_a_draft_step_was_already_tried():
     d = check([Claim("Standard shipping takes 3 to 5 business days.", ("hc-ship#0",))],
               body="I already checked the standard shipping times on your site, they say 3 to 5 business days. Where is it?")
     assert any(r.startswith("May repeat what the thread says was already tried: “Standard shipping takes 3") for r in d.remarks)
+
+
+def test_a_question_heading_is_not_used_as_a_lead_in():
+    p = Passage(chunk_id="hc-r#0", article_id="hc-r", title="Refunds", score=0.6, section="Why is my refund less than I expected?",
+                text="- A €5.95 return fee is deducted when the item was not faulty.")
+    assert policy_checklist([p], [p]) == ("A €5.95 return fee is deducted when the item was not faulty. [1]",)
+
+
+def test_a_message_with_only_attachments_is_summarised_as_such():
+    from dataclasses import replace
+
+    photo = replace(message(1, ""), attachments=2)
+    assert summarize_request(ticket(photo)) == "The customer sent 2 attachments and no text."
+    assert summarize_request(ticket(message(1, ""))) == "The customer's message has no text."

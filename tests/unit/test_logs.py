@@ -52,3 +52,25 @@ def test_werkzeug_access_log_is_json_without_colour_codes(capsys, restore_loggin
     assert [r["event"].split('"')[1] for r in access] == ["GET /no-such-page HTTP/1.1", "GET /webhooks/zendesk HTTP/1.1"]
     assert all("\x1b" not in r["event"] for r in records)
     assert '" 404 ' in access[0]["event"] and '" 405 ' in access[1]["event"]
+
+
+def test_a_library_logger_set_to_debug_stays_at_log_level(capsys):
+    import logging
+
+    import structlog
+
+    from worker.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = (structlog.get_config(), root.handlers[:], root.level)
+    try:
+        configure_logging("INFO")
+        chatty = logging.getLogger("deskhand.test.chatty")
+        chatty.setLevel(logging.DEBUG)  # as bm25s does for its own logger
+        chatty.debug("building index from tokens")
+        chatty.info("index built")
+        err = capsys.readouterr().err
+        assert "index built" in err and "building index from tokens" not in err
+    finally:  # later tests must not write to this test's captured stderr
+        structlog.configure(**saved[0])
+        root.handlers[:], root.level = saved[1], saved[2]
