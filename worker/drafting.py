@@ -72,6 +72,7 @@ class SentenceVectors:
     def __init__(self, embedder: Embeds, max_chunks: int = 4096):
         self._embedder = embedder
         self._cache: OrderedDict[tuple, tuple[list[str], np.ndarray]] = OrderedDict()
+        self._texts: OrderedDict[str, np.ndarray] = OrderedDict()  # text → unit vector, most recent last
         self._max = max_chunks
 
     def get(self, passage: Passage) -> tuple[list[str], np.ndarray]:
@@ -79,7 +80,7 @@ class SentenceVectors:
         hit = self._cache.get(key)
         if hit is None:
             sentences = split_sentences(passage.text)
-            vectors = np.asarray(self._embedder.embed(sentences), dtype=np.float32) if sentences else np.zeros((0, 1))
+            vectors = self.embed(sentences) if sentences else np.zeros((0, 1))
             hit = (sentences, vectors)
             self._cache[key] = hit
             if len(self._cache) > self._max:
@@ -105,10 +106,20 @@ class SentenceVectors:
         return hit[1]
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors, one row per text (not cached: customer questions and draft lines vary)."""
+        """Unit vectors, one row per text. Recent texts are remembered (up to `max_chunks` of them), so a
+        draft line quoted from a passage, or a question asked twice in one job, is embedded once."""
         if not texts:
             return np.zeros((0, 1), dtype=np.float32)
-        return np.asarray(self._embedder.embed(texts), dtype=np.float32)
+        missing = [t for t in dict.fromkeys(texts) if t not in self._texts]
+        if missing:
+            for text, vector in zip(missing, np.asarray(self._embedder.embed(missing), dtype=np.float32)):
+                self._texts[text] = vector
+        for text in texts:
+            self._texts.move_to_end(text)
+        rows = np.stack([self._texts[t] for t in texts])
+        while len(self._texts) > self._max:
+            self._texts.popitem(last=False)
+        return rows
 
 
 def reply_frame(drafting: DraftingConfig | None, category: CategoryConfig | None, language: str) -> Frame:
