@@ -57,6 +57,7 @@ _PAREN_REFERENCE = re.compile(r"\s*\((?:see|read) [\"“'][^)]*\)", re.I)
 # courier DHL or UPS?") up to 0.44 — a thin margin: a listed question is a hint to check, not a verdict.
 ANSWERS_QUESTION = 0.45  # cosine above which a draft or passage sentence answers a customer's question
 MAX_UNANSWERED = 3
+PROCEDURE_PREFIX = "Procedure cut: "  # a step list that did not fit the draft whole (shown in bold)
 UNANSWERED_PREFIX = "Possibly unanswered (no matching source): "
 NOT_IN_DRAFT_PREFIX = "Possibly unanswered (a retrieved passage may cover it): "  # questions listed in the note as unanswered, at most
 QUESTION_CHARS = 80  # a listed question longer than this is cut with "…"
@@ -154,9 +155,12 @@ def offline_candidate(
     picked = choice.units
     pointer: tuple[str, ...] = ()
     if choice.cut_list is not None:
-        p_idx, steps = choice.cut_list
+        p_idx, steps, quoted = choice.cut_list
         where = passages[p_idx].title + (f" ({passages[p_idx].url})" if passages[p_idx].url else "")
-        pointer = (f"The full procedure ({steps} steps) is in “{where}”: it does not fit the draft whole.",)
+        pointer = (
+            f"{PROCEDURE_PREFIX}the draft quotes steps 1–{quoted} of {steps}; the full procedure is in “{where}”." if quoted
+            else f"{PROCEDURE_PREFIX}the full procedure ({steps} steps) is in “{where}”: it does not fit the draft.",
+        )
     if not picked:
         return Candidate(
             reason="The closest help-center passages do not answer this message closely enough to draft from."
@@ -415,13 +419,27 @@ def _units(
     return units
 
 
+def _first_steps(unit: _Unit, budget_words: int) -> _Unit | None:
+    """The longest prefix of a step list that fits `budget_words`, if it keeps at least two steps."""
+    parts: list[str] = []
+    for part in unit.parts:
+        if sum(word_count(p) + 1 for p in [*parts, part]) > budget_words:
+            break
+        parts.append(part)
+    return replace(unit, parts=tuple(parts)) if len(parts) >= 2 else None
+
+
 @dataclass(frozen=True)
 class _Picked:
     """The drafter's choice: the units to quote, and the best step list that did not fit the budget
-    whole (and so is not quoted), as (passage index, its steps), for the note to point to."""
+    whole, for the note to point to."""
 
     units: list[_Unit]
-    cut_list: tuple[int, int] | None = None
+    cut_list: tuple[int, int, int] | None = None  # (passage index, its steps, steps quoted: 0 = none)
+
+
+def _steps(unit: _Unit) -> int:
+    return len([p for p in unit.parts if _LIST_ITEM.match(p)])
 
 
 def _answers(unit: _Unit, question_vecs: np.ndarray) -> set[int]:
@@ -465,13 +483,14 @@ def _pick_sentences(
     def try_pick(unit: _Unit) -> bool:
         nonlocal used, cut_list
         tried.add((unit.p_idx, unit.position))
+        cut = None
         if unit.is_list and used + unit.words > budget_words:
-            # a procedure is quoted whole or not at all: a customer who follows steps 1–2 of 4 is worse off
-            # than one sent to the article, which the note names instead
-            if cut_list is None:
-                cut_list = (unit.p_idx, len([p for p in unit.parts if _LIST_ITEM.match(p)]))
-            return False
-        if used + unit.words > budget_words or len(picked) == MAX_SENTENCES:
+            cut = (unit.p_idx, _steps(unit))
+            unit = _first_steps(unit, budget_words - used)  # the first steps, in order, or nothing
+        if cut is not None and cut_list is None:
+            # the note says so in bold: a draft quoting steps 1–3 of 7 must not read as the whole procedure
+            cut_list = (*cut, _steps(unit) if unit is not None and used + unit.words <= budget_words else 0)
+        if unit is None or used + unit.words > budget_words or len(picked) == MAX_SENTENCES:
             return False
         if any(float(unit.vector @ u.vector) > NEAR_DUPLICATE for u in picked):
             return False

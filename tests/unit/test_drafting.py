@@ -140,12 +140,13 @@ def test_a_sentence_leaning_on_the_previous_one_keeps_it():
     assert "The kettle has a reset button under the base. [1] It restores the thermostat after a dry boil. [1]" in d.body
 
 
-def test_a_step_list_too_long_for_the_draft_is_left_out_whole_and_pointed_to():
+def test_a_step_list_too_long_for_the_draft_keeps_its_first_steps_and_the_note_says_it_is_cut():
     steps = "\n".join(f"{i}. Check the thermostat dial setting number {i} carefully today." for i in range(1, 8))
-    p = Passage(chunk_id="t#0", article_id="t", title="Dial check", score=0.9, text=steps)
+    p = Passage(chunk_id="t#0", article_id="t", title="Dial check", score=0.9, text=steps, url="https://h/dial")
     d = run("check the thermostat dial setting carefully", passages=(p,), max_words=40)
-    assert not any(line[:2] in {"1.", "2.", "3."} for line in d.body.splitlines())  # never steps 1–3 of 7
-    assert "The full procedure (7 steps) is in “Dial check”: it does not fit the draft whole." in d.remarks
+    assert [line.split(".")[0] for line in d.body.splitlines()] == ["1", "2", "3"]
+    assert "Procedure cut: the draft quotes steps 1–3 of 7; the full procedure is in “Dial check (https://h/dial)”." in d.remarks
+    assert word_count(d.body) <= 40
     whole = run("check the thermostat dial setting carefully", passages=(p,), max_words=120)
     assert [line.split(".")[0] for line in whole.body.splitlines()] == [str(i) for i in range(1, 8)]
 

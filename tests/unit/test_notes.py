@@ -129,3 +129,10 @@ def test_policy_sources_of_a_summary_are_marked_too():
     note = render_note(ticket(message(1, "x")), "m1", tri(role="summary_only"), d, STALE_ROUTING, "0.1.0", stale_after_days=365)
     assert "<strong>Policy to check:</strong><br>[1] " in note.html and "— stale: older than 365 days" in note.html
     assert "dh_stale_source" in note.tags
+
+
+def test_a_cut_procedure_is_said_in_bold_not_small_print():
+    d = Draft(body="1. Open the app. [1]\n2. Choose Reset. [1]", citations=(P,),
+              remarks=("Procedure cut: the draft quotes steps 1–2 of 6; the full procedure is in “Reset”.",))
+    html = render_note(ticket(message(1, "how do I reset it")), "m1", tri(), d, ROUTING, "0.1.0").html
+    assert "<p><strong>Procedure cut:</strong> the draft quotes steps 1–2 of 6; the full procedure is in “Reset”.</p>" in html

@@ -92,7 +92,13 @@ PROCEDURE = Passage(
 
 def test_a_step_list_that_does_not_fit_is_named_not_dropped_silently():
     _t, d = compose("How do I reset Hearth to factory settings?", [PROCEDURE], max_words=40)
-    assert "The full procedure (10 steps) is in “Reset Hearth”: it does not fit the draft whole." in d.remarks
+    quoted = [line for line in d.body.splitlines() if line[:1].isdigit()]
+    assert [line.split(".")[0] for line in quoted] == [str(n) for n in range(1, len(quoted) + 1)]  # the first steps, in order
+    cut = [r for r in d.remarks if r.startswith("Procedure cut: ")]
+    if quoted:
+        assert cut == [f"Procedure cut: the draft quotes steps 1–{len(quoted)} of 10; the full procedure is in “Reset Hearth”."]
+    else:
+        assert cut == ["Procedure cut: the full procedure (10 steps) is in “Reset Hearth”: it does not fit the draft."]
 
 
 def test_problem_skips_injected_policy_claims_and_prefers_the_complaint():
