@@ -167,13 +167,11 @@ class LLMDrafter:
 
     `model` is any LangChain chat model supporting `with_structured_output` (`method` says how:
     json_schema, function_calling or json_mode); `name` is shown in the note ("llm:openai:gpt-4o-mini").
-    `triage` (DESKHAND_LLM_TRIAGE) says the same model also chooses ticket categories
-    (worker/llm_triage.py).
     """
 
     def __init__(self, model: Any, *, name: str, method: str = "json_schema", token_budget: int = 6000,
-                 max_output_tokens: int = 700, max_retries: int = 2, retry_models: bool = False, triage: bool = False):
-        self.model, self.name, self.method, self.triage = model, name, method, triage
+                 max_output_tokens: int = 700, max_retries: int = 2, retry_models: bool = False):
+        self.model, self.name, self.method = model, name, method
         self.token_budget, self.max_output_tokens = token_budget, max_output_tokens
         self.max_retries, self.retry_models = max_retries, retry_models
         # the OpenAI client logs request bodies at DEBUG: keep ticket text out of the logs whatever LOG_LEVEL says
@@ -192,7 +190,7 @@ class LLMDrafter:
         provider = s.deskhand_llm.split(":", 1)[0].lower()
         return cls(model, name=f"llm:{s.deskhand_llm}", method=s.deskhand_llm_structured_output, token_budget=s.deskhand_llm_token_budget,
                    max_output_tokens=s.deskhand_llm_max_output_tokens, max_retries=s.deskhand_llm_max_retries,
-                   retry_models=provider == "ollama", triage=s.deskhand_llm_triage)
+                   retry_models=provider == "ollama")
 
     def new_budget(self) -> TokenBudget:
         return TokenBudget(self.token_budget)

@@ -44,16 +44,11 @@ class Pipeline:
     config_watcher: "ConfigWatcher | None" = None  # reloads changed YAML at the start of each job
     match_language: bool = False  # retrieve only articles in the ticket's detected language
     llm: "LLMDrafter | None" = None  # the LLM drafter (DESKHAND_LLM); None = the offline drafter only
-    # the LLM choosing categories; None = built from `llm` when DESKHAND_LLM_TRIAGE is on, else the local classifier only
-    llm_triage: "LLMTriager | None" = None
+    llm_triage: "LLMTriager | None" = None  # the LLM choosing categories (DESKHAND_LLM_TRIAGE); None = the local classifier only
     sentences: SentenceVectors = field(init=False)
 
     def __post_init__(self) -> None:
         self.sentences = SentenceVectors(self.embedder)
-        if self.llm_triage is None and self.llm is not None and self.llm.triage:
-            from worker.llm_triage import LLMTriager
-
-            self.llm_triage = LLMTriager(self.llm)
 
 
 @dataclass(frozen=True)

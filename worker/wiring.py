@@ -64,6 +64,7 @@ def build_pipeline(s: Settings, *, helpdesk: Helpdesk | None = None, with_store:
 
     config = load_config(s.config_dir)
     embedder = get_embedder(s.embedding_model)
+    llm = build_llm(s)
     return Pipeline(
         helpdesk=helpdesk if helpdesk is not None else build_helpdesk(s),
         config=config,
@@ -76,7 +77,8 @@ def build_pipeline(s: Settings, *, helpdesk: Helpdesk | None = None, with_store:
         min_score=s.min_passage_score,
         max_words=s.max_words,
         match_language=s.kb_match_ticket_language,
-        llm=build_llm(s),
+        llm=llm,
+        llm_triage=build_llm_triage(s, llm),
     )
 
 
@@ -85,6 +87,13 @@ def build_llm(s: Settings):
     from worker.llm import LLMDrafter
 
     return LLMDrafter.from_settings(s)
+
+
+def build_llm_triage(s: Settings, llm):
+    """The LLM triager when DESKHAND_LLM_TRIAGE is on (the same model and budget as `llm`), else None."""
+    from worker.llm_triage import LLMTriager
+
+    return LLMTriager(llm) if llm is not None and s.deskhand_llm_triage else None
 
 
 @lru_cache(maxsize=1)

@@ -40,7 +40,7 @@ def server():
 
 def triager(server: FakeLLMServer, *, timeout_s: float = 5.0) -> LLMTriager:
     model = build_chat_model("openai:local-model", base_url=server.base_url, timeout_s=timeout_s, max_retries=0)
-    return LLMTriager(LLMDrafter(model, name="llm:openai:local-model", max_retries=0, triage=True))
+    return LLMTriager(LLMDrafter(model, name="llm:openai:local-model", max_retries=0))
 
 
 def run(shipped, text: str, llm: LLMTriager):

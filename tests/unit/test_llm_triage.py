@@ -66,7 +66,7 @@ class ScriptedChatModel(BaseChatModel):
 def llm(*script: Any, budget: int = 6000) -> LLMDrafter:
     model = ScriptedChatModel(script=list(script), seen=[])
     return LLMDrafter(model, name="llm:scripted", method="function_calling", token_budget=budget, max_output_tokens=200,
-                      max_retries=0, triage=True)
+                      max_retries=0)
 
 
 def run(text: str, client: LLMDrafter, *, subject: str = ""):
@@ -171,8 +171,7 @@ def test_a_spent_token_budget_falls_back_without_a_call():
 def test_the_pipeline_uses_the_llm_for_triage_and_shares_the_tickets_budget(tmp_path):
     client = llm({"category": "billing", "confidence": 0.88, "reason": "Double charge."})
     p = Pipeline(helpdesk=None, config=Config(triage=CONFIG, routing=RoutingConfig(), triage_path=tmp_path, routing_path=tmp_path),
-                 taxonomy=TAXONOMY, index=ListIndex([], EMB), embedder=EMB, llm=client)
-    assert isinstance(p.llm_triage, LLMTriager)  # built from DESKHAND_LLM_TRIAGE (here: triage=True)
+                 taxonomy=TAXONOMY, index=ListIndex([], EMB), embedder=EMB, llm=client, llm_triage=LLMTriager(client))
     t = ticket(message(1, "you took the money for my parcel two times"))
     a = analyze(t, t.messages[0], p)
     assert a.triage.category == "billing" and a.triage.role == "constrained_draft"
@@ -189,11 +188,15 @@ def test_the_chooser_charges_the_budget_it_is_given():
     assert 0 < budget.used <= 6000
 
 
-def test_no_llm_triage_unless_the_setting_is_on(tmp_path):
+def test_no_llm_triage_unless_the_setting_is_on():
+    from worker.settings import Settings
+    from worker.wiring import build_llm_triage
+
     client = LLMDrafter(ScriptedChatModel(script=[], seen=[]), name="llm:scripted")
-    p = Pipeline(helpdesk=None, config=Config(triage=CONFIG, routing=RoutingConfig(), triage_path=tmp_path, routing_path=tmp_path),
-                 taxonomy=TAXONOMY, index=ListIndex([], EMB), embedder=EMB, llm=client)
-    assert p.llm_triage is None
+    on = Settings(_env_file=None, deskhand_llm_triage=True, deskhand_llm="openai:gpt-4o-mini", deskhand_llm_api_key="sk-test")
+    off = Settings(_env_file=None, deskhand_llm="openai:gpt-4o-mini", deskhand_llm_api_key="sk-test")
+    assert isinstance(build_llm_triage(on, client), LLMTriager)
+    assert build_llm_triage(off, client) is None
 
 
 def test_the_setting_needs_a_model():
@@ -204,7 +207,7 @@ def test_the_setting_needs_a_model():
     with pytest.raises(ValidationError, match="DESKHAND_LLM_TRIAGE=true needs DESKHAND_LLM"):
         Settings(_env_file=None, deskhand_llm_triage=True, deskhand_llm="")
     s = Settings(_env_file=None, deskhand_llm_triage=True, deskhand_llm="openai:gpt-4o-mini", deskhand_llm_api_key="sk-test")
-    assert LLMDrafter.from_settings(s).triage is True
+    assert s.deskhand_llm_triage is True
 
 
 def test_the_model_can_reroute_but_never_widen_the_role_the_local_classifier_gave():
