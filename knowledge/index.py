@@ -664,7 +664,7 @@ class KnowledgeIndex:
                 title = str(metadata.get("title", ""))
                 ids.append(chunk_id)
                 texts.append("\n".join(p for p in (title, metadata.get("heading", ""), document) if p))
-                languages.append(str(metadata.get("language") or _language(str(metadata.get("locale", "en")))))
+                languages.append(str(metadata.get("language") or language_of(str(metadata.get("locale", "en")))))
                 titles.append(title)
             self._lexical = LexicalIndex(ids, texts, languages, titles=titles, title_weight=self.lexical_title_weight)
             self._lexical_key = key
@@ -786,7 +786,7 @@ def _metadata(
         "article_hash": article_hash,
         "url": chunk.url,
         "locale": chunk.locale,
-        "language": _language(chunk.locale),
+        "language": language_of(chunk.locale),
         "updated_at": chunk.updated_at,
         "outdated": chunk.outdated,
     }
@@ -797,7 +797,8 @@ def _article_of(chunk_id: str) -> str:
     return chunk_id.rsplit("#", 1)[0]
 
 
-def _language(locale: str) -> str:
+def language_of(locale: str) -> str:
+    """The language part of a locale, as the locale filter compares them: "en" for en, en-us, en_US or EN."""
     return (locale or "en").replace("_", "-").split("-")[0].lower()
 
 
@@ -805,7 +806,7 @@ def _languages(locale: str | Sequence[str] | None) -> list[str] | None:
     if not locale:
         return None
     items = [locale] if isinstance(locale, str) else list(locale)
-    return sorted({_language(item) for item in items if item}) or None
+    return sorted({language_of(item) for item in items if item}) or None
 
 
 def _locale_where(languages: list[str] | None) -> dict[str, Any] | None:

@@ -199,21 +199,18 @@ def kb_search(text: str, top_k: int, locale: str | None, mode: str | None, min_s
 
 def _why_no_passages(index, locale: str | None, min_score: float) -> str:
     """The reason `kb search` found nothing: an empty index, a locale no article is in, or the scores."""
+    from knowledge.index import language_of
+
     if index.count() == 0:
         return "no passages: the index is empty; run `deskhand kb sync PATH` (or --source zendesk|freshdesk) first"
     if locale:
         locales = sorted({info.locale for info in index.article_infos()})
         # Search matches by language ("en" finds en-us articles), so compare languages the same way.
-        if _language(locale) not in {_language(indexed) for indexed in locales}:
+        if language_of(locale) not in {language_of(indexed) for indexed in locales}:
             return f"no passages: no article is indexed in locale {locale}; indexed locales: {', '.join(locales)}"
     if min_score > 0:
         return f"no passages with a cosine similarity of at least {min_score} (--min-score)"
     return "no passages matched"
-
-
-def _language(locale: str) -> str:
-    """"en" for en, en-us, en_US or EN."""
-    return locale.replace("_", "-").split("-")[0].lower()
 
 
 @kb.command("stats")
