@@ -353,6 +353,18 @@ def _valid_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return []
 
 
+def _yaml_kind(value: Any) -> str:
+    """How a YAML value reads to the person who wrote it: "a list", "a mapping", "text", ..."""
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    for kind, name in ((dict, "a mapping"), (list, "a list"), (str, "text"), ((int, float), "a number")):
+        if isinstance(value, kind):
+            return f"{name} ({value!r})" if kind in (str, (int, float)) else name
+    return type(value).__name__
+
+
 def _validate(model: type[BaseModel], path: Path) -> BaseModel:
     data, node = _load_yaml(path)
     try:
@@ -379,6 +391,10 @@ def _validate(model: type[BaseModel], path: Path) -> BaseModel:
             elif err["type"] == "literal_error" and loc and loc[0] == "risks" and "[key]" in err["loc"]:
                 msg = f"unknown risk flag (valid: {', '.join(RISK_FLAGS)})"
                 at_key = True
+            elif err["type"] == "dict_type":
+                msg = f"expected a mapping such as {{key: value}}, got {_yaml_kind(err['input'])}"
+            elif err["type"] == "list_type":
+                msg = f"expected a list such as [a, b], got {_yaml_kind(err['input'])}"
             problems.append(f"{path}:{_line_of(node, loc, at_key=at_key)}: {field}: {msg}")
         raise ConfigError("\n".join(problems)) from exc
     if isinstance(result, TriageConfig):

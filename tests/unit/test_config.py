@@ -195,6 +195,17 @@ def test_a_bad_priority_names_file_line_and_the_valid_values(tmp_path, routing, 
     assert "(valid: low, normal, high, urgent; on Freshdesk these are 1 low, 2 medium, 3 high, 4 urgent)" in msg
 
 
+@pytest.mark.parametrize("extra,field,expected", [
+    ("urgency_priority: [urgent]\n", "urgency_priority", "expected a mapping such as {key: value}, got a list"),
+    ("stale_source_tags: stale\n", "stale_source_tags", "expected a list such as [a, b], got text ('stale')"),
+    ("stale_source_tags: {a: b}\n", "stale_source_tags", "expected a list such as [a, b], got a mapping"),
+])
+def test_a_value_of_the_wrong_shape_says_which_shape_in_plain_words(tmp_path, extra, field, expected):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, routing=ROUTING + extra))
+    assert str(err.value) == f"{tmp_path / 'routing.yaml'}:4: {field}: {expected}"
+
+
 def test_urgency_priority_keys_must_be_urgency_levels(tmp_path):
     with pytest.raises(ConfigError, match=r"routing.yaml:4: urgency_priority.hgh: unknown urgency 'hgh' \(valid: low, normal, high, urgent\)"):
         load_config(write(tmp_path, routing=ROUTING + "urgency_priority: {hgh: high}\n"))
