@@ -215,7 +215,10 @@ def _read_text(path: Path) -> str:
         # utf-8-sig drops a byte-order mark, which editors on Windows like to add.
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        raise ValueError(
+            f"{path}:{line}: not valid UTF-8 (byte 0x{exc.object[exc.start]:02x}); save it as UTF-8"
+        ) from exc
 
 
 # ---------------------------------------------------------------------------------------------

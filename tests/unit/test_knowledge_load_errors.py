@@ -27,14 +27,14 @@ def test_six_kinds_of_bad_input_are_all_reported_and_the_good_articles_load(tmp_
 
     assert [a.id for a in report.articles] == []  # "good" and "a" are both duplicated
     by_place = {e.message.split(": ")[0].removeprefix(f"{tmp_path}/"): e for e in report.errors}
-    assert sorted(by_place) == ["bad-date.md:3", "bad-yaml.md:3", "binary.md", "feed.jsonl:2", "feed.jsonl:3", "good.md", "never-closed.md:1"]
+    assert sorted(by_place) == ["bad-date.md:3", "bad-yaml.md:3", "binary.md:1", "feed.jsonl:2", "feed.jsonl:3", "good.md", "never-closed.md:1"]
     assert "duplicate article id 'a', also at" in by_place["feed.jsonl:3"].message
     assert by_place["feed.jsonl:3"].message.endswith(f"{tmp_path}/feed.jsonl:1; none of them is loaded")
     assert "also at" in by_place["good.md"].message and "copy.md" in by_place["good.md"].message
     assert by_place["bad-yaml.md:3"].article_ids == {"refunds"}
     assert by_place["never-closed.md:1"].article_ids == {"shipping"}
     assert by_place["bad-date.md:3"].article_ids == {"warranty"}
-    assert by_place["binary.md"].article_ids == {"binary"} and "not valid UTF-8" in by_place["binary.md"].message
+    assert by_place["binary.md:1"].article_ids == {"binary"} and "not valid UTF-8" in by_place["binary.md:1"].message
     assert by_place["feed.jsonl:2"].article_ids == {"b"} and by_place["feed.jsonl:2"].ids_known
 
 

@@ -407,5 +407,9 @@ def test_non_utf8_file_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "latin1.md"
     path.write_bytes("# Café\nCrème brûlée\n".encode("latin-1"))
 
-    with pytest.raises(ValueError, match=r"latin1\.md: not valid UTF-8"):
+    with pytest.raises(ValueError, match=r"latin1\.md:1: not valid UTF-8 \(byte 0xe9\); save it as UTF-8"):
         load_path(path)
+    later = tmp_path / "later.md"
+    later.write_bytes(b"# Fine\nStill fine.\nCaf\xe9\n")
+    with pytest.raises(ValueError, match=r"later\.md:3: not valid UTF-8"):
+        load_path(later)
