@@ -567,6 +567,32 @@ class KnowledgeIndex:
                 return passages
             n *= 4
 
+    def article_passages(self, article_id: str, query_embedding: np.ndarray) -> list[Passage]:
+        """Every chunk of one article as a Passage, in the article's own order, each scored like a
+        search result (cosine of the query to the chunk's own text). [] for an unknown article.
+
+        The drafter reads the best article whole: a search returns at most `max_per_article` of its
+        chunks, and for "how do I…" the step list is often not among the closest two.
+        Raises ValueError if the embedding's length does not fit the index.
+        """
+        vector = _as_vector(query_embedding)
+        self._refresh()
+        got = self._col.get(where={"article_id": article_id}, include=["embeddings", "documents", "metadatas"])
+        if not got["ids"]:
+            return []
+        try:
+            cosines = self._text_cosines(vector, got)
+        except ValueError as exc:  # numpy: shapes (n,) and (m,) not aligned
+            raise ValueError(f"query embedding does not fit the index: {exc}") from exc
+        now = self._clock()
+        rows = sorted(
+            zip(got["ids"], got["documents"], got["metadatas"]), key=lambda row: int((row[2] or {}).get("index", 0))
+        )
+        return [
+            self._passage(Candidate(id=chunk_id, article_id=article_id, cosine=cosines[chunk_id], order=0.0), document or "", metadata or {}, now)
+            for chunk_id, document, metadata in rows
+        ]
+
     def _dense(self, vector: np.ndarray, n: int, languages: list[str] | None) -> list[tuple[str, float]]:
         """(id, cosine to the stored title-blended vector) of the `n` nearest chunks, nearest first.
 

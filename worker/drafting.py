@@ -57,7 +57,12 @@ _PAREN_REFERENCE = re.compile(r"\s*\((?:see|read) [\"“'][^)]*\)", re.I)
 # courier DHL or UPS?") up to 0.44 — a thin margin: a listed question is a hint to check, not a verdict.
 ANSWERS_QUESTION = 0.45  # cosine above which a draft or passage sentence answers a customer's question
 MAX_UNANSWERED = 3
-PROCEDURE_PREFIX = "Procedure cut: "  # a step list that did not fit the draft whole (shown in bold)
+PROCEDURE_PREFIX = "Procedure cut: "  # a numbered step list that did not fit the draft whole (shown in bold)
+LIST_CUT_PREFIX = "List cut: "  # the same for a bulleted list (requirements, options)
+_NUMBERED = re.compile(r"^\s*\d+[.)]\s+")
+# "How do I…", "how to…", "what are the steps…": the answer is a procedure, so a numbered list that
+# answers the question goes before a sentence or bulleted list that also does.
+_HOW_TO = re.compile(r"\bhow (?:do|can|should|would|could) (?:i|we|you)\b|\bhow to\b|\bsteps?\b|\bset(?:-| )?up\b", re.I)
 UNANSWERED_PREFIX = "Possibly unanswered (no matching source): "
 NOT_IN_DRAFT_PREFIX = "Possibly unanswered (a retrieved passage may cover it): "  # questions listed in the note as unanswered, at most
 QUESTION_CHARS = 80  # a listed question longer than this is cut with "…"
@@ -144,23 +149,31 @@ def offline_candidate(
     sentences: SentenceVectors,
     budget_words: int,
     question_vecs: np.ndarray | None = None,
+    how_to: frozenset[int] = frozenset(),
 ) -> Candidate:
     """The offline drafter's proposal: the best-supported sentences and step lists of `passages` within
     `budget_words`, each claiming the passage it was taken from, answering as many of the customer's
-    questions (`question_vecs`, from `question_vectors`) as fit. When a step list does not fit whole,
-    a remark names the article holding the full procedure."""
+    questions (`question_vecs`, from `question_vectors`) as fit; `how_to` holds the row numbers of
+    the questions asking how to do something (see `how_to_questions`). When a list does not fit
+    whole, a remark names the article holding the full procedure or list."""
     if not passages:
         return Candidate(reason="No approved help-center source supports a reply, so there is no draft. Answer manually or add an article.")
-    choice = _pick_sentences(passages, query_vec, sentences, budget_words, question_vecs)
+    choice = _pick_sentences(passages, query_vec, sentences, budget_words, question_vecs, how_to)
     picked = choice.units
     pointer: tuple[str, ...] = ()
     if choice.cut_list is not None:
-        p_idx, steps, quoted = choice.cut_list
+        p_idx, steps, quoted, numbered = choice.cut_list
         where = passages[p_idx].title + (f" ({passages[p_idx].url})" if passages[p_idx].url else "")
-        pointer = (
-            f"{PROCEDURE_PREFIX}the draft quotes steps 1–{quoted} of {steps}; the full procedure is in “{where}”." if quoted
-            else f"{PROCEDURE_PREFIX}the full procedure ({steps} steps) is in “{where}”: it does not fit the draft.",
-        )
+        if numbered:
+            pointer = (
+                f"{PROCEDURE_PREFIX}the draft quotes steps 1–{quoted} of {steps}; the full procedure is in “{where}”." if quoted
+                else f"{PROCEDURE_PREFIX}the full procedure ({steps} steps) is in “{where}”: it does not fit the draft.",
+            )
+        else:
+            pointer = (
+                f"{LIST_CUT_PREFIX}the draft quotes {quoted} of {steps} items; the full list is in “{where}”." if quoted
+                else f"{LIST_CUT_PREFIX}the full list ({steps} items) is in “{where}”: it does not fit the draft.",
+            )
     if not picked:
         return Candidate(
             reason="The closest help-center passages do not answer this message closely enough to draft from."
@@ -183,6 +196,11 @@ def customer_questions(ticket: Ticket) -> list[str]:
         return []
     steering = steering_sentences(latest.body)
     return [q for q in split_questions(latest.body) if not any(q.rstrip("?.!") in s or s in q for s in steering)]
+
+
+def how_to_questions(questions: list[str]) -> frozenset[int]:
+    """Row numbers of the questions that ask how to do something ("How do I…", "how to…", "steps")."""
+    return frozenset(i for i, question in enumerate(questions) if _HOW_TO.search(question))
 
 
 def question_vectors(questions: list[str], sentences: SentenceVectors) -> np.ndarray:
@@ -264,9 +282,9 @@ def draft(
     if triage.role in ("draft", "constrained_draft"):
         ask = ask_for(missing_fact_keys(ticket, category), triage.language)
         budget = max_words - word_count(ask) - word_count(frame.greeting) - word_count(frame.closing)
-        question_vecs = question_vectors(customer_questions(ticket), sentences)
+        questions = customer_questions(ticket)
         candidate = offline_candidate(ticket, triage, passages, query_vec=query_vec, sentences=sentences, budget_words=budget,
-                                      question_vecs=question_vecs)
+                                      question_vecs=question_vectors(questions, sentences), how_to=how_to_questions(questions))
     return check_draft(
         candidate, ticket=ticket, triage=triage, passages=passages, category=category, frame=frame,
         max_words=max_words, packet_after_messages=packet_after_messages,
@@ -378,10 +396,18 @@ def section_starts(text: str) -> set[int]:
 
 
 def _units(
-    p_idx: int, texts: list[str], vectors: np.ndarray, sims: list[float], starts: set[int] = frozenset(), heading: str = ""
+    p_idx: int,
+    texts: list[str],
+    vectors: np.ndarray,
+    sims: list[float],
+    starts: set[int] = frozenset(),
+    heading: str = "",
+    heading_vec: np.ndarray | None = None,
 ) -> list[_Unit]:
     """`heading` (the section the chunk sits under) introduces a list that opens the chunk, so two
-    chunks' lists ("works with…" / "does not work with…") never read as one."""
+    chunks' lists ("works with…" / "does not work with…") never read as one. Its unit vector
+    (`heading_vec`) weighs as much as the list's items in the list's vector: the heading names what
+    the list is for ("Connect Hearth to Wi-Fi"), which its steps rarely say."""
     units: list[_Unit] = []
     i = 0
     while i < len(texts):
@@ -404,6 +430,8 @@ def _units(
         else:
             idx, j = [i], i + 1
         vec = vectors[idx].mean(axis=0)
+        if lead_in and heading_vec is not None:
+            vec = vec / (np.linalg.norm(vec) or 1.0) + heading_vec
         parts = tuple(_PAREN_REFERENCE.sub("", _CITATION.sub("", texts[k])) for k in idx)
         units.append(
             _Unit(
@@ -420,13 +448,15 @@ def _units(
 
 
 def _first_steps(unit: _Unit, budget_words: int) -> _Unit | None:
-    """The longest prefix of a step list that fits `budget_words`, if it keeps at least two steps."""
+    """The longest prefix of a step list that fits `budget_words`, if it keeps at least two steps
+    (a lead-in line does not count as one)."""
     parts: list[str] = []
     for part in unit.parts:
         if sum(word_count(p) + 1 for p in [*parts, part]) > budget_words:
             break
         parts.append(part)
-    return replace(unit, parts=tuple(parts)) if len(parts) >= 2 else None
+    cut = replace(unit, parts=tuple(parts))
+    return cut if _steps(cut) >= 2 else None
 
 
 @dataclass(frozen=True)
@@ -435,11 +465,15 @@ class _Picked:
     whole, for the note to point to."""
 
     units: list[_Unit]
-    cut_list: tuple[int, int, int] | None = None  # (passage index, its steps, steps quoted: 0 = none)
+    cut_list: tuple[int, int, int, bool] | None = None  # (passage index, its steps, steps quoted: 0 = none, numbered)
 
 
 def _steps(unit: _Unit) -> int:
     return len([p for p in unit.parts if _LIST_ITEM.match(p)])
+
+
+def _numbered(unit: _Unit) -> bool:
+    return any(_NUMBERED.match(p) for p in unit.parts)
 
 
 def _answers(unit: _Unit, question_vecs: np.ndarray) -> set[int]:
@@ -450,25 +484,33 @@ def _answers(unit: _Unit, question_vecs: np.ndarray) -> set[int]:
 
 
 def _pick_sentences(
-    passages: list[Passage], query_vec: np.ndarray, cache: SentenceVectors, budget_words: int, question_vecs: np.ndarray | None = None
+    passages: list[Passage],
+    query_vec: np.ndarray,
+    cache: SentenceVectors,
+    budget_words: int,
+    question_vecs: np.ndarray | None = None,
+    how_to: frozenset[int] = frozenset(),
 ) -> _Picked:
     """The best-supported units within `budget_words`, drawn only from passages close to the best one,
     so a draft never answers from a weaker article while the best one says something else.
 
     With the customer's questions (`question_vecs`, one unit vector per row), a unit that answers a
-    question no unit picked so far answers goes first, best-supported first; the rest follow by support.
+    question no unit picked so far answers goes first, best-supported first (for a question in
+    `how_to`, its row numbers, a numbered step list first); the rest follow by support.
     """
     question_vecs = question_vecs if question_vecs is not None else np.zeros((0, 1), dtype=np.float32)
-    best = max(p.score for p in passages)
+    best = max(passages, key=lambda p: p.score)
     candidates: list[tuple[float, _Unit]] = []
     for p_idx, passage in enumerate(passages):
-        if passage.score < best - PASSAGE_MARGIN:
+        # another article must score close to the best one; the best article's own chunks all count
+        if passage.score < best.score - PASSAGE_MARGIN and passage.article_id != best.article_id:
             continue
         texts, vectors = cache.get(passage)
         if not texts:
             continue
         heading = passage.section if passage.section and passage.section != passage.title else ""
-        for unit in _units(p_idx, texts, vectors, (vectors @ query_vec).tolist(), section_starts(passage.text), heading):
+        heading_vec = cache.embed([heading])[0] if heading else None
+        for unit in _units(p_idx, texts, vectors, (vectors @ query_vec).tolist(), section_starts(passage.text), heading, heading_vec):
             text = " ".join(unit.parts)
             if unit.sim >= MIN_SENTENCE_SCORE and word_count(text) >= 5 and (unit.is_list or not _CROSS_REFERENCE.search(text)):
                 # the passage's own relevance counts as much as the sentence's
@@ -477,7 +519,7 @@ def _pick_sentences(
     picked: list[_Unit] = []
     tried: set[tuple[int, int]] = set()  # (passage, position) of every unit already considered
     answered: set[int] = set()
-    cut_list: tuple[int, int] | None = None
+    cut_list: tuple[int, int, int, bool] | None = None
     used = 0
 
     def try_pick(unit: _Unit) -> bool:
@@ -485,11 +527,14 @@ def _pick_sentences(
         tried.add((unit.p_idx, unit.position))
         cut = None
         if unit.is_list and used + unit.words > budget_words:
-            cut = (unit.p_idx, _steps(unit))
+            cut = (unit.p_idx, _steps(unit), _numbered(unit))
             unit = _first_steps(unit, budget_words - used)  # the first steps, in order, or nothing
-        if cut is not None and cut_list is None:
-            # the note says so in bold: a draft quoting steps 1–3 of 7 must not read as the whole procedure
-            cut_list = (*cut, _steps(unit) if unit is not None and used + unit.words <= budget_words else 0)
+        if cut is not None:
+            quoted = _steps(unit) if unit is not None and used + unit.words <= budget_words else 0
+            # the note says so in bold: a draft quoting steps 1–3 of 7 must not read as the whole procedure.
+            # One remark: the first list cut, unless a later one is partly quoted and it was not.
+            if cut_list is None or (quoted and not cut_list[2]):
+                cut_list = (cut[0], cut[1], quoted, cut[2])
         if unit is None or used + unit.words > budget_words or len(picked) == MAX_SENTENCES:
             return False
         if any(float(unit.vector @ u.vector) > NEAR_DUPLICATE for u in picked):
@@ -502,7 +547,9 @@ def _pick_sentences(
     # first, for each question in turn, the best-supported unit that answers it (if one does)
     for q in range(len(question_vecs)):
         if q not in answered:
-            answering = (u for _s, u in candidates if (u.p_idx, u.position) not in tried and q in _answers(u, question_vecs))
+            answering = [u for _s, u in candidates if (u.p_idx, u.position) not in tried and q in _answers(u, question_vecs)]
+            if q in how_to:
+                answering.sort(key=lambda u: not _numbered(u))  # stable: by support within each group
             any(try_pick(u) for u in answering)  # stops at the first one that fits
     for _score, unit in candidates:
         if (unit.p_idx, unit.position) not in tried:

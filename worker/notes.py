@@ -13,7 +13,7 @@ import re
 from integrations.base import PRIORITIES, Ticket
 from knowledge.models import Passage
 from worker.config import RoutingConfig
-from worker.drafting import NOT_IN_DRAFT_PREFIX, PROCEDURE_PREFIX, UNANSWERED_PREFIX
+from worker.drafting import LIST_CUT_PREFIX, NOT_IN_DRAFT_PREFIX, PROCEDURE_PREFIX, UNANSWERED_PREFIX
 from worker.models import UNKNOWN, Draft, EscalationPacket, Note, Triage
 
 MARKER_RE = re.compile(r"deskhand:v1 ticket=(?P<ticket>\S+) message=(?P<message>\S+) pipeline=(?P<pipeline>[\w.+-]+)")
@@ -147,7 +147,7 @@ def render_note(
     if draft.drafter != "offline" and draft.has_draft:
         parts.append(f"<p><small>Drafted by {_esc(draft.drafter)}, then checked against the sources.</small></p>")
     # the customer's questions the draft leaves open stand out like the missing facts; other remarks are small print
-    open_questions = [r for r in draft.remarks if r.startswith((UNANSWERED_PREFIX, NOT_IN_DRAFT_PREFIX, PROCEDURE_PREFIX))]
+    open_questions = [r for r in draft.remarks if r.startswith((UNANSWERED_PREFIX, NOT_IN_DRAFT_PREFIX, PROCEDURE_PREFIX, LIST_CUT_PREFIX))]
     remarks = [r for r in draft.remarks if r not in open_questions]
     for line in open_questions:
         label, _, questions = line.partition(": ")

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import structlog
 
 from integrations.base import Helpdesk, Message, PermanentHelpdeskError, Ticket, TicketEvent
@@ -116,6 +117,8 @@ def analyze(ticket: Ticket, message: Message, p: Pipeline, timings: dict[str, fl
         # The text feeds BM25 (hybrid search), the vector dense search: the ticket is embedded once.
         locale = t.language if p.match_language else None
         passages = p.index.search(query_text, query_embedding=query_vec, top_k=p.top_k, min_score=p.min_score, locale=locale)
+        if passages and t.role in ("draft", "constrained_draft"):
+            passages = with_best_article(passages, p.index, query_vec, p.min_score)
     clock.lap("retrieve")
     d = compose_draft(
         ticket, t, passages, query_vec=query_vec, sentences=p.sentences, category=category, max_words=p.max_words,
@@ -127,6 +130,30 @@ def analyze(ticket: Ticket, message: Message, p: Pipeline, timings: dict[str, fl
     note = render_note(ticket, message.id, t, d, p.config.routing, PIPELINE_VERSION, stale_after_days=stale_after_days)
     clock.lap("render")
     return Analysis(triage=t, passages=passages, draft=d, note=note, priority=route_priority(t, p.config.routing))
+
+
+def with_best_article(passages: list[Passage], index: KnowledgeIndex, query_vec: np.ndarray, min_score: float) -> list[Passage]:
+    """`passages` with the best-scoring passage's article read whole: its chunks that reach
+    `min_score`, in the article's own order, where its first passage was; other articles keep their
+    retrieval order. A search returns at most two chunks of one article; for a "how do I…" ticket the
+    article's step list is often its third closest chunk (the intro and a troubleshooting list score
+    higher), and the drafter can only quote what it is given."""
+    best = max(passages, key=lambda passage: passage.score).article_id
+    found = {passage.chunk_id: passage for passage in passages if passage.article_id == best}
+    whole = [
+        found.get(passage.chunk_id, passage)
+        for passage in index.article_passages(best, query_vec)
+        if passage.chunk_id in found or passage.score >= min_score
+    ]
+    if not whole:  # the article changed under us: keep the search's own result
+        return passages
+    result: list[Passage] = []
+    for passage in passages:
+        if passage.article_id != best:
+            result.append(passage)
+        elif passage.chunk_id == next(iter(found)):
+            result.extend(whole)
+    return result
 
 
 class _StageClock:

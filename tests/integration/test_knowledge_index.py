@@ -249,6 +249,29 @@ def test_max_per_article_is_respected(tmp_path: Path, embedder: Embedder) -> Non
     assert {"password-guide", "password-reset"} <= set(one_each)
 
 
+def test_article_passages_reads_one_article_whole_in_its_own_order(tmp_path: Path, embedder: Embedder) -> None:
+    kb = KnowledgeIndex(path=tmp_path / "chroma", embedder=embedder, max_words=40)
+    body = "\n".join(
+        f"## Part {n}\n" + " ".join(f"Step {n}.{i}: press the wifi button on the thermostat and wait for the light." for i in range(4))
+        for n in range(1, 5)
+    )
+    guide = Article(id="wifi-guide", title="Wi-Fi set-up", body=body)
+    kb.sync([*ARTICLES, guide])
+    query = embedder.embed_one("how do I connect the thermostat to wifi")
+
+    whole = kb.article_passages("wifi-guide", query)
+
+    assert len(whole) == len(chunk_article(guide, max_words=40)) > 2
+    assert [p.chunk_id for p in whole] == [f"wifi-guide#{i}" for i in range(len(whole))]
+    searched = {p.chunk_id: p.score for p in kb.search(query_embedding=query, top_k=8, min_score=-1.0, max_per_article=8)}
+    for p in whole:  # scored exactly as search scores the same chunk
+        if p.chunk_id in searched:
+            assert p.score == pytest.approx(searched[p.chunk_id], abs=1e-5)
+    assert kb.article_passages("no-such-article", query) == []
+    with pytest.raises(ValueError, match="does not fit the index"):
+        kb.article_passages("wifi-guide", query[:10])
+
+
 def test_reopening_the_persistent_index_finds_the_same_chunks(tmp_path: Path, embedder: Embedder) -> None:
     path = tmp_path / "chroma"
     first = KnowledgeIndex(path=path, embedder=embedder)

@@ -45,6 +45,11 @@ class ListIndex:
             Passage(**{**p.__dict__, "score": float(s)}) for s, p in ranked if s >= min_score
         ][:top_k]
 
+    def article_passages(self, article_id, query_embedding):
+        mine = [p for p in self.passages if p.article_id == article_id]
+        sims = self.embedder.embed([p.text for p in mine]) @ query_embedding if mine else []
+        return [Passage(**{**p.__dict__, "score": float(s)}) for s, p in zip(sims, mine)]
+
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
 

@@ -190,3 +190,33 @@ def test_stale_sources_are_marked_in_the_note_and_the_draft_keeps_its_word_budge
         assert d.has_draft and word_count(d.body) <= max_words and "stale" not in d.body
         assert "(updated 2024-01-15) — stale: older than 365 days" in note.html
         assert "deskhand_stale_source" in note.tags
+
+
+def test_a_how_to_question_is_answered_with_the_numbered_steps_before_a_sentence_that_also_matches():
+    intro = Passage(chunk_id="w#0", article_id="w", title="Wi-Fi set-up", score=0.75,
+                    text="Hearth connects to your home Wi-Fi network so you can use the app.")
+    steps = Passage(chunk_id="w#1", article_id="w", title="Wi-Fi set-up", score=0.60, section="Connect Hearth to your Wi-Fi network",
+                    text="1. Hold the dial until the Wi-Fi ring pulses.\n2. Pick Hearth in the app.\n3. Enter your Wi-Fi network password.")
+    d = run("How do I connect Hearth to my Wi-Fi network?", passages=(intro, steps), max_words=40)
+    assert "1. Hold the dial until the Wi-Fi ring pulses. [1]" in d.body
+    assert "connects to your home Wi-Fi" not in d.body  # the steps took the room a how-to question needs
+    plain = run("Does Hearth connect to my Wi-Fi network?", passages=(intro, steps), max_words=40)
+    assert "Hearth connects to your home Wi-Fi network" in plain.body.splitlines()[0]
+
+
+def test_a_cut_bulleted_list_is_called_a_list_not_a_procedure():
+    items = "\n".join(f"- Requirement {i}: the thermostat dial setting must be checked carefully." for i in range(1, 7))
+    p = Passage(chunk_id="b#0", article_id="b", title="Before you start", score=0.9, text=items, url="https://h/b")
+    d = run("thermostat dial setting requirement checked carefully", passages=(p,), max_words=40)
+    assert d.body.count("- Requirement") == 3
+    assert "List cut: the draft quotes 3 of 6 items; the full list is in “Before you start (https://h/b)”." in d.remarks
+    assert not any(r.startswith("Procedure cut") for r in d.remarks)
+
+
+def test_a_heading_lead_in_with_one_step_is_not_a_quoted_procedure():
+    p = Passage(chunk_id="h#0", article_id="h", title="Reset", score=0.9, section="Reset the thermostat dial",
+                text="1. Hold the thermostat dial for ten long seconds until it blinks.\n"
+                     "2. Wait for the thermostat dial ring to blink green twice.\n3. Reconnect.")
+    d = run("reset the thermostat dial hold ten seconds blink", passages=(p,), max_words=22)
+    assert "1. Hold" not in d.body  # "Reset the thermostat dial:" plus one step is not steps 1–1 of 3
+    assert "Procedure cut: the full procedure (3 steps) is in “Reset”: it does not fit the draft." in d.remarks

@@ -7,7 +7,7 @@ from integrations.base import PermanentHelpdeskError, TicketEvent, TicketNotFoun
 from knowledge.models import Passage
 from worker.config import CategoryConfig, Config, RouteConfig, RoutingConfig, TriageConfig
 from worker.notes import make_marker
-from worker.pipeline import Pipeline, run_event, should_process
+from worker.pipeline import Pipeline, run_event, should_process, with_best_article
 from worker.store import Store
 from worker.triage import Taxonomy
 
@@ -164,3 +164,26 @@ def test_routings_priority_goes_with_the_note(tmp_path):
     assert out.status == "posted"
     assert [c[0] for c in hd.calls] == ["fetch", "tags", "group", "priority", "note"]
     assert ("priority", "high") in hd.calls
+
+
+def test_the_best_article_is_read_whole_in_its_own_order_where_it_first_ranked():
+    emb = BagOfWordsEmbedder()
+
+    def chunk(article, n, text):
+        return Passage(chunk_id=f"{article}#{n}", article_id=article, title=article, text=text, score=0.0)
+
+    wifi = [chunk("wifi", 0, "Hearth connects to wifi for the app"), chunk("wifi", 1, "What you need: a wifi password"),
+            chunk("wifi", 2, "1. Hold the dial 2. Pick wifi in the app"), chunk("wifi", 3, "Unrelated legal boilerplate text")]
+    other = chunk("offline", 0, "Hearth offline wifi router")
+    index = ListIndex([*wifi, other], emb)
+    query = emb.embed(["how do I connect hearth to wifi in the app"])[0]
+    found = index.search(query_embedding=query, top_k=3, min_score=0.1)
+    searched = [p for p in found if p.article_id != "wifi" or p.chunk_id in ("wifi#0", "wifi#1")]  # a search capped at 2 per article
+
+    result = with_best_article(searched, index, query, min_score=0.1)
+
+    ids = [p.chunk_id for p in result]
+    assert [i for i in ids if i.startswith("wifi")] == ["wifi#0", "wifi#1", "wifi#2"]  # #3 is below the minimum score
+    assert ids.index("wifi#0") == [p.chunk_id for p in searched].index("wifi#0")  # the article sits where it ranked
+    assert ids.count("offline#0") == ("offline#0" in [p.chunk_id for p in searched])
+    assert with_best_article(searched, ListIndex([other], emb), query, min_score=0.1) == searched  # article gone: unchanged
