@@ -525,16 +525,17 @@ def _pick_sentences(
     def try_pick(unit: _Unit) -> bool:
         nonlocal used, cut_list
         tried.add((unit.p_idx, unit.position))
-        cut = None
+        whole = unit
         if unit.is_list and used + unit.words > budget_words:
-            cut = (unit.p_idx, _steps(unit), _numbered(unit))
             unit = _first_steps(unit, budget_words - used)  # the first steps, in order, or nothing
-        if cut is not None:
             quoted = _steps(unit) if unit is not None and used + unit.words <= budget_words else 0
-            # the note says so in bold: a draft quoting steps 1–3 of 7 must not read as the whole procedure.
-            # One remark: the first list cut, unless a later one is partly quoted and it was not.
-            if cut_list is None or (quoted and not cut_list[2]):
-                cut_list = (cut[0], cut[1], quoted, cut[2])
+            # The note says so in bold: a draft quoting steps 1–3 of 7 must not read as the whole
+            # procedure. A list left out whole is worth a line only if it is a procedure that answers
+            # what the customer asks. One remark: the first such list, or the first partly quoted one.
+            numbered = _numbered(whole)
+            relevant = quoted or (numbered and (len(question_vecs) == 0 or _answers(whole, question_vecs)))
+            if relevant and (cut_list is None or (quoted and not cut_list[2])):
+                cut_list = (whole.p_idx, _steps(whole), quoted, numbered)
         if unit is None or used + unit.words > budget_words or len(picked) == MAX_SENTENCES:
             return False
         if any(float(unit.vector @ u.vector) > NEAR_DUPLICATE for u in picked):
