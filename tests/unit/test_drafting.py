@@ -220,3 +220,13 @@ def test_a_heading_lead_in_with_one_step_is_not_a_quoted_procedure():
     d = run("reset the thermostat dial hold ten seconds blink", passages=(p,), max_words=22)
     assert "1. Hold" not in d.body  # "Reset the thermostat dial:" plus one step is not steps 1–1 of 3
     assert "Procedure cut: the full procedure (3 steps) is in “Reset”: it does not fit the draft." in d.remarks
+
+
+def test_a_bulleted_list_left_out_whole_is_not_mentioned():
+    answer = Passage(chunk_id="s#0", article_id="s", title="Shipping", score=0.9,
+                     text="Standard shipping takes 3 to 5 business days for every order we ship.")
+    bullets = "\n".join(f"- Shipping note {i}: standard shipping business days vary for remote islands and territories." for i in range(1, 7))
+    extra = Passage(chunk_id="s#1", article_id="s", title="Shipping", score=0.85, text=bullets)
+    d = run("How many business days does standard shipping take?", passages=(answer, extra), max_words=25)
+    assert "Standard shipping takes 3 to 5 business days" in d.body and "- Shipping note" not in d.body
+    assert not any(r.startswith(("List cut", "Procedure cut")) for r in d.remarks)
