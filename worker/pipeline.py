@@ -132,19 +132,21 @@ def analyze(ticket: Ticket, message: Message, p: Pipeline, timings: dict[str, fl
     return Analysis(triage=t, passages=passages, draft=d, note=note, priority=route_priority(t, p.config.routing))
 
 
-def with_best_article(passages: list[Passage], index: KnowledgeIndex, query_vec: np.ndarray, min_score: float) -> list[Passage]:
-    """`passages` with the best-scoring passage's article read whole: its chunks that reach
-    `min_score`, in the article's own order, where its first passage was; other articles keep their
-    retrieval order. A search returns at most two chunks of one article; for a "how do I…" ticket the
-    article's step list is often its third closest chunk (the intro and a troubleshooting list score
-    higher), and the drafter can only quote what it is given."""
+def with_best_article(
+    passages: list[Passage], index: KnowledgeIndex, query_vec: np.ndarray, min_score: float, extra: int = 2
+) -> list[Passage]:
+    """`passages` with up to `extra` more chunks of the best-scoring passage's article (its closest
+    ones that reach `min_score`), that article's chunks in its own order where its first passage
+    was; other articles keep their retrieval order. A search returns at most two chunks of one
+    article; for a "how do I…" ticket the article's step list is often its third closest chunk (the
+    intro and a troubleshooting list score higher), and the drafter can only quote what it is given.
+    The cap bounds the sentences a long article adds to embed (each chunk once per process)."""
     best = max(passages, key=lambda passage: passage.score).article_id
     found = {passage.chunk_id: passage for passage in passages if passage.article_id == best}
-    whole = [
-        found.get(passage.chunk_id, passage)
-        for passage in index.article_passages(best, query_vec)
-        if passage.chunk_id in found or passage.score >= min_score
-    ]
+    article = index.article_passages(best, query_vec)
+    more = sorted((p for p in article if p.chunk_id not in found and p.score >= min_score), key=lambda p: -p.score)[:extra]
+    keep = set(found) | {p.chunk_id for p in more}
+    whole = [found.get(passage.chunk_id, passage) for passage in article if passage.chunk_id in keep]
     if not whole:  # the article changed under us: keep the search's own result
         return passages
     result: list[Passage] = []

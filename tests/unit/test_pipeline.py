@@ -187,3 +187,15 @@ def test_the_best_article_is_read_whole_in_its_own_order_where_it_first_ranked()
     assert ids.index("wifi#0") == [p.chunk_id for p in searched].index("wifi#0")  # the article sits where it ranked
     assert ids.count("offline#0") == ("offline#0" in [p.chunk_id for p in searched])
     assert with_best_article(searched, ListIndex([other], emb), query, min_score=0.1) == searched  # article gone: unchanged
+
+
+def test_reading_the_best_article_adds_at_most_two_more_chunks_its_closest():
+    emb = BagOfWordsEmbedder()
+    words = ["wifi app", "wifi app dial", "wifi app dial ring", "wifi app dial ring light", "wifi"]
+    chunks = [Passage(chunk_id=f"w#{n}", article_id="w", title="w", text=t, score=0.0) for n, t in enumerate(words)]
+    index = ListIndex(chunks, emb)
+    query = emb.embed(["wifi app dial ring light"])[0]
+    first = [p for p in index.search(query_embedding=query, top_k=1)]
+    assert [p.chunk_id for p in first] == ["w#3"]
+    result = with_best_article(first, index, query, min_score=0.0)
+    assert [p.chunk_id for p in result] == ["w#1", "w#2", "w#3"]  # the two closest others, in article order
