@@ -176,14 +176,22 @@ _JSON_ID = re.compile(r'"id"\s*:\s*(?:"((?:[^"\\]|\\.)*)"|(-?\d+))')
 
 
 def _page_ids(path: Path) -> tuple[frozenset[str], bool]:
-    """The id a Markdown file that failed to load most probably has, and whether it could be read."""
+    """The id a Markdown file that failed to load most probably has, and whether that is certain.
+
+    An id in readable front matter is certain; so is the file name of a readable file without one.
+    The file name of a file that is not valid text is only a guess (its front matter may hold an id
+    the bad bytes hide), so a sync holds its deletions rather than delete that article."""
     try:
         raw = path.read_bytes()
     except OSError:
         return frozenset({path.stem}), False
     # Read what can be read: a UTF-16 file (its byte-order mark says so) or UTF-8 with bad bytes replaced.
     encoding = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
-    lines = raw.decode(encoding, errors="replace").replace("\r\n", "\n").split("\n")
+    try:
+        text, readable = raw.decode(encoding), True
+    except UnicodeDecodeError:
+        text, readable = raw.decode(encoding, errors="replace"), False
+    lines = text.replace("\r\n", "\n").split("\n")
     if lines and lines[0].strip() == "---":
         for line in lines[1:]:
             if line.strip() in ("---", "..."):
@@ -195,7 +203,7 @@ def _page_ids(path: Path) -> tuple[frozenset[str], bool]:
                     value = match.group(1).strip().strip("'\"")
                 if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
                     return frozenset({str(value).strip()}), True
-    return frozenset({path.stem}), True
+    return frozenset({path.stem}), readable
 
 
 def _json_ids(text: str) -> frozenset[str]:

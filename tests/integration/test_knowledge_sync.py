@@ -305,3 +305,18 @@ def test_a_file_whose_ids_cannot_be_read_holds_every_deletion(index: KnowledgeIn
 
     assert (stats.deleted, stats.kept_ids, stats.deletions_held) == (0, ("b",), True)
     assert {a.id for a in index.article_infos()} == {"a", "b"}
+
+
+def test_a_file_overwritten_with_bytes_that_are_not_text_keeps_its_article(index: KnowledgeIndex, tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "shipping-times.md").write_text("---\nid: hc-101\n---\n# Shipping\nShipping takes 3 days.\n")
+    (folder / "returns.md").write_text("# Returns\nReturn within 30 days.\n")
+    sync_folder(index, folder)
+
+    (folder / "shipping-times.md").write_bytes(b"\x89\xff\xfe garbage \x00\x81" * 20)  # no front matter left to read an id from
+    stats = sync_folder(index, folder)
+
+    assert (stats.deleted, stats.deletions_held) == (0, True)
+    assert len(stats.errors) == 1 and "shipping-times.md:1: not valid UTF-8" in stats.errors[0]
+    assert {a.id for a in index.article_infos()} == {"hc-101", "returns"}
