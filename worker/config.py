@@ -13,7 +13,17 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import structlog
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from integrations.base import PRIORITIES, Priority
 from worker.models import ROLES, Role
@@ -134,14 +144,15 @@ class DraftingConfig(_Strict):
 
     greeting: dict[str, str] = {}  # language → the draft's first line, e.g. {en: "Hello,"}; missing/"" = none
     closing: dict[str, str] = {}  # language → the draft's last line, e.g. {en: "Kind regards,"}
-    packet_after_messages: int = Field(0, ge=0)  # threads with more public messages get a case summary (0 = escalations only)
+    packet_after_messages: StrictInt = Field(0, ge=0)  # threads with more public messages get a case summary (0 = escalations only)
 
     _frame_languages = field_validator("greeting", "closing")(_check_language_keys)
 
 
 class TriageConfig(_Strict):
-    abstain_below: float = Field(0.4, ge=0.0, le=1.0)
-    out_of_scope_below: float = Field(0.0, ge=0.0, le=1.0)
+    # strict: YAML's `true` or a quoted "0.5" is a mistake, not 1.0 or 0.5
+    abstain_below: StrictFloat = Field(0.4, ge=0.0, le=1.0)
+    out_of_scope_below: StrictFloat = Field(0.0, ge=0.0, le=1.0)
     categories: dict[str, CategoryConfig] = Field(min_length=1)
     urgency: UrgencyConfig = UrgencyConfig()
     language: LanguageConfig = LanguageConfig()
@@ -391,6 +402,9 @@ def _validate(model: type[BaseModel], path: Path) -> BaseModel:
             elif err["type"] == "literal_error" and loc and loc[0] == "risks" and "[key]" in err["loc"]:
                 msg = f"unknown risk flag (valid: {', '.join(RISK_FLAGS)})"
                 at_key = True
+            elif err["type"] in ("float_type", "int_type"):
+                number = "a whole number" if err["type"] == "int_type" else "a number such as 0.5"
+                msg = f"expected {number}, got {_yaml_kind(err['input'])}"
             elif err["type"] == "dict_type":
                 msg = f"expected a mapping such as {{key: value}}, got {_yaml_kind(err['input'])}"
             elif err["type"] == "list_type":

@@ -206,6 +206,19 @@ def test_a_value_of_the_wrong_shape_says_which_shape_in_plain_words(tmp_path, ex
     assert str(err.value) == f"{tmp_path / 'routing.yaml'}:4: {field}: {expected}"
 
 
+@pytest.mark.parametrize("value,expected", [
+    ("true", "expected a number such as 0.5, got true"),
+    ('"0.5"', "expected a number such as 0.5, got text ('0.5')"),
+])
+def test_abstain_below_must_be_a_number_not_a_boolean_or_text(tmp_path, value, expected):
+    bad = TRIAGE.replace("abstain_below: 0.4", f"abstain_below: {value}")
+    assert bad != TRIAGE
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, triage=bad))
+    assert str(err.value).endswith(f": abstain_below: {expected}")
+    assert load_config(write(tmp_path, triage=TRIAGE.replace("abstain_below: 0.4", "abstain_below: 1"))).triage.abstain_below == 1.0
+
+
 def test_urgency_priority_keys_must_be_urgency_levels(tmp_path):
     with pytest.raises(ConfigError, match=r"routing.yaml:4: urgency_priority.hgh: unknown urgency 'hgh' \(valid: low, normal, high, urgent\)"):
         load_config(write(tmp_path, routing=ROUTING + "urgency_priority: {hgh: high}\n"))
