@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+import regex
 import structlog
 import yaml
 from pydantic import (
@@ -51,10 +52,11 @@ RISK_FLAGS: tuple[str, ...] = get_args(RiskFlag)
 
 
 def _check_patterns(v: list[str]) -> list[str]:
+    """Each pattern must compile with the `regex` module, which triage matches them with."""
     for rx in v:
         try:
-            re.compile(rx)
-        except re.error as exc:
+            regex.compile(rx, regex.V0)
+        except regex.error as exc:
             raise ValueError(f"pattern {rx!r} is not a valid regular expression: {exc}") from exc
     return v
 

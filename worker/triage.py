@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
+import regex
 import sklearn
 import structlog
 
@@ -35,6 +36,11 @@ from worker.language import detect_language, locale_language
 from worker.models import ROLES, UNKNOWN, Role, Triage
 
 log = structlog.get_logger(__name__)
+
+# Ops' keywords and patterns run through the `regex` module, whose search takes a timeout: a pattern
+# that backtracks catastrophically ("(a|aa)+$" on a long run of a's) is skipped for that ticket, with
+# a warning, instead of freezing the worker (Python's `re` cannot be interrupted).
+RULE_TIMEOUT_S = 0.05
 
 
 class Embeds(Protocol):
@@ -133,7 +139,7 @@ class Taxonomy:
     config: TriageConfig
     classifier: Classifier
     key: str
-    rules: tuple[tuple[str, str, re.Pattern], ...]  # (category, what matched for the reason, compiled)
+    rules: tuple[tuple[str, str, regex.Pattern], ...]  # (category, what matched for the reason, compiled)
     embedder: Embeds | None = field(default=None, compare=False, repr=False)  # to re-embed text without steering
 
     @classmethod
@@ -145,9 +151,9 @@ class Taxonomy:
         rules = []
         for name, cat in config.categories.items():
             for kw in cat.keywords:
-                rules.append((name, f"keyword '{kw}'", re.compile(_phrase_regex(kw), re.I)))
+                rules.append((name, f"keyword '{kw}'", regex.compile(_phrase_regex(kw), regex.I | regex.V0)))
             for rx in cat.patterns:
-                rules.append((name, f"pattern '{rx}'", re.compile(rx, re.I)))
+                rules.append((name, f"pattern '{rx}'", regex.compile(rx, regex.I | regex.V0)))
         return cls(config=config, classifier=clf, key=key, rules=tuple(rules), embedder=embedder)
 
     def predict(self, text: str, query_vec: np.ndarray) -> Prediction:
@@ -161,10 +167,17 @@ class Taxonomy:
         )
 
     def match_rules(self, text: str) -> tuple[str, str] | None:
-        """(category, reason) of the category with the most matching rules (file order breaks ties), or None."""
+        """(category, reason) of the category with the most matching rules (file order breaks ties), or None.
+
+        A rule whose search takes longer than RULE_TIMEOUT_S counts as not matching (logged)."""
         hits: dict[str, list[str]] = {}
         for name, what, rx in self.rules:
-            if rx.search(text):
+            try:
+                found = rx.search(text, timeout=RULE_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("rule_timeout", category=name, rule=what, timeout_s=RULE_TIMEOUT_S, text_chars=len(text))
+                continue
+            if found:
                 hits.setdefault(name, []).append(what)
         if not hits:
             return None

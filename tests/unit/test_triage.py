@@ -1,4 +1,5 @@
 """Triage with the bag-of-words fake embedder: classifier, rules, abstention, risk flags, signals."""
+import time
 from dataclasses import replace
 
 import pytest
@@ -344,3 +345,13 @@ def test_a_risk_flag_sets_an_urgency_floor():
     r = triage(t, tax, EMB.embed([triage_text(t)])[0])
     assert r.risks == ("self_harm",) and r.urgency == "urgent" and r.role == "escalate_only"
     assert "urgent: risk flag self_harm" in r.reasons
+
+
+def test_a_pattern_that_backtracks_forever_is_skipped_not_a_frozen_worker():
+    slow = CFG.categories["shipping"].model_copy(update={"patterns": ["(a|aa)+$"]})
+    tax = Taxonomy.build(CFG.model_copy(update={"categories": {**CFG.categories, "shipping": slow}}), EMB)
+    text = "a" * 200 + "! where is my refund"
+    started = time.perf_counter()
+    assert tax.match_rules(text) is None  # the catastrophic pattern counts as no match
+    assert time.perf_counter() - started < 5  # bounded by RULE_TIMEOUT_S per rule, not minutes
+    assert tax.match_rules("aaaa")[0] == "shipping"  # the same pattern still matches where it can
