@@ -47,7 +47,9 @@ URGENCIES: tuple[str, ...] = get_args(Urgency)
 UrgencyFloor = Literal["high", "urgent"]
 URGENCY_FLOORS: tuple[str, ...] = get_args(UrgencyFloor)
 # The risk detectors that exist in worker/triage.py; config may tune them, not invent new ones.
-RiskFlag = Literal["account_security", "legal_threat", "payment_dispute", "self_harm", "prompt_injection", "personal_data"]
+RiskFlag = Literal[
+    "account_security", "legal_threat", "payment_dispute", "self_harm", "product_safety", "prompt_injection", "personal_data"
+]
 RISK_FLAGS: tuple[str, ...] = get_args(RiskFlag)
 
 

@@ -21,6 +21,7 @@ RISK_WHY = {
     "legal_threat": "legal action is mentioned: route to whoever handles legal complaints; no admission in the reply",
     "payment_dispute": "a chargeback or bank dispute is mentioned: no refund decision in the reply",
     "self_harm": "the customer may be at risk: follow the wellbeing procedure now, before the request itself",
+    "product_safety": "a possible safety hazard (sparks, fire, smoke, shock): follow the product-safety procedure; no troubleshooting steps",
     "prompt_injection": "the ticket tries to instruct Deskhand: those sentences were ignored for triage and drafting",
     "personal_data": "the ticket contains personal data (card, IBAN, ID or contact numbers): handle it per the data policy",
 }

@@ -406,7 +406,9 @@ _STEERING = re.compile(
     r"ignore (?:all |any |your |the |my )?(?:previous |prior |above |earlier )?(?:rules|instructions|guidelines|policy|policies|prompts?)"
     r"|disregard (?:your|the|all|any|previous|prior) (?:rules|instructions|guidelines|policy|policies)"
     r"|forget (?:your|all|the|previous) (?:rules|instructions)"
-    r"|you are now\b|system prompt|new instructions|developer mode|jailbreak"
+    # "you are now" a role or mode, not "you are now my favourite shop"
+    r"|you are now (?:(?:a|an|the|my|in)\b[^.!?\n]{0,20}?)?\b(?:manager|agent|admin\w*|assistant|supervisor|ai|bot|"
+    r"model|system|developer|gpt|mode|dan)\b|system prompt|new instructions|developer mode|jailbreak"
     r"|act as (?:an?|the) (?:agent|admin|manager|assistant|supervisor)"
     r"|(?:as an ai|dear (?:ai|bot|assistant|deskhand))"
     r"|\b(?:mark|flag|set|tag|label|classify|categori[sz]e|route|assign|move|escalate|prioriti[sz]e) (?:this|it|the ticket|my ticket|this ticket|me)\b[^.!?\n]{0,30}?"
@@ -437,13 +439,22 @@ _RISKS = {
     r"unauthori[sz]ed|stolen (?:account|card|password|identity)|phishing|identity theft|account takeover|"
     r"(?:orders?|purchases?|payments?) (?:that )?i (?:didn't|did not|never) (?:place|make|made)|"
     r"(?:didn't|did not|never) (?:place|make) (?:this|that|these|those|an?) (?:order|purchase|payment))",
-    "legal_threat": r"\b(?:lawyers?|attorneys?|legal action|sue|suing|court|small claims|solicitors?|lawsuit|"
-    r"trading standards|ombudsman|consumer protection (?:agency|authority))\b",
+    # "my lawyer friend" and "the food court" are not threats
+    "legal_threat": r"\b(?:(?:lawyers?|attorneys?|solicitors?)(?! friends?\b)|legal action|sue|suing|(?:to|in|into|see you in) court|"
+    r"small claims|lawsuit|trading standards|ombudsman|consumer protection (?:agency|authority))\b",
     "payment_dispute": r"\b(?:chargeback|charge back|(?:dispute|disputing|disputed) (?:the|this|a|my)? ?(?:charge|payment|transaction)|"
     r"my bank (?:to|will|is going to)|reverse the (?:charge|payment)|(?:claim|complaint) with my (?:bank|card issuer)|"
     r"paypal (?:dispute|claim))\b",
     "self_harm": r"\b(?:kill(?:ing)? myself|suicid\w*|end (?:my|it all)(?: life)?|self[- ]harm|hurt myself|"
     r"don't want to (?:live|be alive)|no reason to live)\b",
+    # A product that sparks, burns, smokes or shocks: troubleshooting steps ("try again") must not be
+    # drafted. Bare "smoke", "burn" or "melted" are left out ("do the candles smoke", "the chocolate
+    # melted in transit").
+    "product_safety": r"\b(?:spark(?:s|ed|ing)?|caught fire|on fire|fire hazard|flames?|smok(?:ed|ing)|"
+    r"smoke (?:came|comes|coming|is coming|was coming|pouring)|burning smell|smell(?:s|ed)? (?:of )?burning|"
+    r"(?:plug|cable|cord|wire|socket|casing|base) (?:has |had |is |was )?melt(?:ed|ing)|"
+    r"melt(?:ed|ing) (?:plug|cable|cord|wire|socket|casing|plastic)|electric(?:al)? shock|"
+    r"(?:shocked|electrocuted) me|gave me a shock|explod(?:ed|es|ing)|burn(?:ed|t) (?:my|me|him|her|them|our))\b",
 }
 _RISK_RES = {name: re.compile(rx, re.I) for name, rx in _RISKS.items()}
 
@@ -491,11 +502,11 @@ def personal_data(text: str) -> tuple[str, ...]:
 
 def detect_risks(text: str, extra_phrases: dict[str, list[str]] | None = None) -> tuple[str, ...]:
     """Risk flags raised by `text`, in a fixed order: account_security, legal_threat, payment_dispute,
-    self_harm, prompt_injection, personal_data. `extra_phrases` adds ops' phrases per flag."""
+    self_harm, product_safety, prompt_injection, personal_data. `extra_phrases` adds ops' phrases per flag."""
     extra = extra_phrases or {}
     norm = _normalize(text)
     flags = []
-    for name in ("account_security", "legal_threat", "payment_dispute", "self_harm", "prompt_injection", "personal_data"):
+    for name in ("account_security", "legal_threat", "payment_dispute", "self_harm", "product_safety", "prompt_injection", "personal_data"):
         if name == "prompt_injection":
             hit = bool(steering_sentences(text))
         elif name == "personal_data":

@@ -115,7 +115,7 @@ def test_unknown_risk_flag_lists_the_valid_ones(tmp_path):
         load_config(write(tmp_path, triage=bad))
     msg = str(err.value)
     assert "triage.yaml:13: risks.alien_invasion: unknown risk flag" in msg
-    assert "account_security, legal_threat, payment_dispute, self_harm, prompt_injection, personal_data" in msg
+    assert "account_security, legal_threat, payment_dispute, self_harm, product_safety, prompt_injection, personal_data" in msg
 
 
 def test_risk_role_must_be_a_role(tmp_path):
