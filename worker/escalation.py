@@ -103,7 +103,12 @@ def _problem(ticket: Ticket) -> str:
     # the highest rank wins, the earliest sentence on ties
     pick = max(cued, key=lambda s: (rank(s), -first.index(s))) if cued else (first[0] if first else "")
     if not pick:
-        return ticket.subject or "No customer message found."
+        # there is a message, but nothing in it states a problem: say which, never "no message"
+        steering = steering_sentences(customer[0].body)
+        return ticket.subject or (
+            "None stated: the message only gives Deskhand instructions (left out)." if steering
+            else "None stated in words (see the request above)."
+        )
     return _cut(pick)
 
 
