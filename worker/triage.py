@@ -438,7 +438,9 @@ _RISKS = {
     "account_security": r"\b(?:hack(?:ed|er|ers)?|compromised|someone (?:else )?(?:has )?(?:logged|accessed|changed|used)|"
     r"unauthori[sz]ed|stolen (?:account|card|password|identity)|phishing|identity theft|account takeover|"
     r"(?:orders?|purchases?|payments?) (?:that )?i (?:didn't|did not|never) (?:place|make|made)|"
-    r"(?:didn't|did not|never) (?:place|make) (?:this|that|these|those|an?) (?:order|purchase|payment))",
+    r"(?:didn't|did not|never) (?:place|make) (?:this|that|these|those|an?) (?:order|purchase|payment)|"
+    # the other languages triage detects (de, fr, es/pt, it, nl): "hacked"
+    r"gehackt|piratée?s?|hackead[oa]s?|piratead[oa]s?|hackerat[oa]|violat[oa] (?:l'|il )?account)",
     # "my lawyer friend" and "the food court" are not threats
     "legal_threat": r"\b(?:(?:lawyers?|attorneys?|solicitors?)(?! friends?\b)|legal action|sue|suing|(?:to|in|into|see you in) court|"
     r"small claims|lawsuit|trading standards|ombudsman|consumer protection (?:agency|authority))\b",
@@ -446,7 +448,10 @@ _RISKS = {
     r"my bank (?:to|will|is going to)|reverse the (?:charge|payment)|(?:claim|complaint) with my (?:bank|card issuer)|"
     r"paypal (?:dispute|claim))\b",
     "self_harm": r"\b(?:kill(?:ing)? myself|suicid\w*|end (?:my|it all)(?: life)?|self[- ]harm|hurt myself|"
-    r"don't want to (?:live|be alive)|no reason to live)\b",
+    r"don't want to (?:live|be alive)|no reason to live|"
+    # de, fr, es, pt, it, nl
+    r"suizid\w*|(?:will|möchte) (?:nicht mehr leben|sterben)|mich umbringen|je veux mourir|me suicider|"
+    r"(?:quiero|quero) morir(?:me)?|quero morrer|matarme|voglio morire|uccidermi|ik wil dood|zelfmoord)\b",
     # A product that sparks, burns, smokes or shocks: troubleshooting steps ("try again") must not be
     # drafted. Bare "smoke", "burn" or "melted" are left out ("do the candles smoke", "the chocolate
     # melted in transit").
