@@ -131,6 +131,30 @@ _OWN_CASE = re.compile(
 )
 
 
+# A source sentence asking the customer for a fact ("contact us with your order number"): dropped
+# from a draft to a customer whose messages already give it.
+_ASKS_FOR = {
+    "order_number": re.compile(r"\border (?:number|id|reference)\b", re.I),
+    "email": re.compile(r"\be-?mail address\b", re.I),
+}
+_REQUEST = re.compile(
+    r"\b(?:contact us|send|provide|include|give us|quote|tell us|let us know|reply with|(?:we|you)(?:'ll| will)? need)\b", re.I
+)
+
+
+def given_fact_keys(ticket: Ticket) -> tuple[str, ...]:
+    """The facts (FACT_LABELS keys) the customer's messages or the subject already give."""
+    text = "\n".join(m.body for m in ticket.customer_messages()) + "\n" + ticket.subject
+    return tuple(fact for fact, pattern in _FACT_PATTERNS.items() if pattern.search(text))
+
+
+def asks_for_given(claim: str, given: tuple[str, ...]) -> str | None:
+    """The label of a fact in `given` that `claim` asks the customer for, or None."""
+    if not _REQUEST.search(claim):
+        return None
+    return next((FACT_LABELS["en"][fact] for fact in given if fact in _ASKS_FOR and _ASKS_FOR[fact].search(claim)), None)
+
+
 def missing_fact_keys(ticket: Ticket, category: CategoryConfig | None) -> tuple[str, ...]:
     """The category's required facts (config names, in config order) that no customer message contains.
 
@@ -455,7 +479,7 @@ def check_draft(
             report.drop(f"written in {LANGUAGE_NAMES.get(code, code)}, not the customer's {LANGUAGE_NAMES.get(customer_lang, customer_lang)}",
                         len(claims))
             claims = ()
-    units = _checked_units(claims, by_id, triage.role == "constrained_draft", same_language, report)
+    units = _checked_units(claims, by_id, triage.role == "constrained_draft", same_language, report, given_fact_keys(ticket))
 
     ask = ask_for(missing_keys, customer_lang)
     fixed_words = word_count(ask) + word_count(frame.greeting) + word_count(frame.closing)
@@ -507,7 +531,14 @@ def check_draft(
 _Unit = list[tuple[Claim, list[tuple[Passage, float]]]]
 
 
-def _checked_units(claims: tuple[Claim, ...], by_id: dict[str, Passage], constrained: bool, same_language: bool, report: _Report) -> list[_Unit]:
+def _checked_units(
+    claims: tuple[Claim, ...],
+    by_id: dict[str, Passage],
+    constrained: bool,
+    same_language: bool,
+    report: _Report,
+    given: tuple[str, ...] = (),
+) -> list[_Unit]:
     units: dict[int, _Unit] = {}
     order: list[int] = []
     failed: set[int] = set()
@@ -536,6 +567,10 @@ def _checked_units(claims: tuple[Claim, ...], by_id: dict[str, Passage], constra
             continue
         if constrained and unstated_commitments(text, [_passage_text(p) for p, _ in backed]):
             report.drop("a commitment the sources do not state")
+            failed.add(claim.unit)
+            continue
+        if asked := asks_for_given(text, given):
+            report.drop(f"asks for the {asked} the customer already gave")
             failed.add(claim.unit)
             continue
         units[claim.unit].append((claim, backed))

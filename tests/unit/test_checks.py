@@ -263,3 +263,17 @@ def test_a_message_with_only_attachments_is_summarised_as_such():
     photo = replace(message(1, ""), attachments=2)
     assert summarize_request(ticket(photo)) == "The customer sent 2 attachments and no text."
     assert summarize_request(ticket(message(1, ""))) == "The customer's message has no text."
+
+
+STATUS = Passage(chunk_id="hc-status#0", article_id="hc-status", title="Order statuses", score=0.8,
+                 text="Most orders ship within 2 business days. If your order is still packing after that, contact us with your order number.")
+
+
+def test_a_sentence_asking_for_an_order_number_the_customer_gave_is_dropped():
+    claims = [Claim("Most orders ship within 2 business days.", ("hc-status#0",), unit=0),
+              Claim("If your order is still packing after that, contact us with your order number.", ("hc-status#0",), unit=1)]
+    given = check(claims, passages=[STATUS], body="My order LK-482917 is still packing, why?")
+    assert "contact us with your order number" not in given.body and "Most orders ship" in given.body
+    assert "Checks removed 1 sentence: asks for the order number the customer already gave (1)." in given.remarks
+    not_given = check(claims, passages=[STATUS], body="My order is still packing, why?")
+    assert "contact us with your order number" in not_given.body
