@@ -62,7 +62,7 @@ LIST_CUT_PREFIX = "List cut: "  # the same for a bulleted list (requirements, op
 _NUMBERED = re.compile(r"^\s*\d+[.)]\s+")
 # "How do I…", "how to…", "what are the steps…": the answer is a procedure, so a numbered list that
 # answers the question goes before a sentence or bulleted list that also does.
-_HOW_TO = re.compile(r"\bhow (?:do|can|should|would|could) (?:i|we|you)\b|\bhow to\b|\bsteps?\b|\bset(?:-| )?up\b", re.I)
+_HOW_TO = re.compile(r"\bhow (?:do|can|should|would|could) (?:i|we|you)\b|\bhow to\b|\bwhat (?:should|can|do|must) (?:i|we) do\b|\bsteps?\b|\bset(?:-| )?up\b", re.I)
 UNANSWERED_PREFIX = "Possibly unanswered (no matching source): "
 NOT_IN_DRAFT_PREFIX = "Possibly unanswered (a retrieved passage may cover it): "  # questions listed in the note as unanswered, at most
 QUESTION_CHARS = 80  # a listed question longer than this is cut with "…"
@@ -545,13 +545,17 @@ def _pick_sentences(
         used += unit.words
         return True
 
-    # first, for each question in turn, the best-supported unit that answers it (if one does)
+    # first, for each question in turn, the best-supported unit that answers it (if one does); a
+    # question asking how (or what to do) takes the best-supported numbered procedure first, even when
+    # its wording is too vague to match one ("What should I do to get it back online?")
     for q in range(len(question_vecs)):
         if q not in answered:
             answering = [u for _s, u in candidates if (u.p_idx, u.position) not in tried and q in _answers(u, question_vecs)]
             if q in how_to:
-                answering.sort(key=lambda u: not _numbered(u))  # stable: by support within each group
-            any(try_pick(u) for u in answering)  # stops at the first one that fits
+                procedures = [u for _s, u in candidates if (u.p_idx, u.position) not in tried and _numbered(u)]
+                answering = [*procedures[:1], *(u for u in answering if u not in procedures[:1])]
+            if any(try_pick(u) for u in answering):  # stops at the first one that fits
+                answered.add(q)
     for _score, unit in candidates:
         if (unit.p_idx, unit.position) not in tried:
             try_pick(unit)

@@ -230,3 +230,14 @@ def test_a_bulleted_list_left_out_whole_is_not_mentioned():
     d = run("How many business days does standard shipping take?", passages=(answer, extra), max_words=25)
     assert "Standard shipping takes 3 to 5 business days" in d.body and "- Shipping note" not in d.body
     assert not any(r.startswith(("List cut", "Procedure cut")) for r in d.remarks)
+
+
+def test_what_should_i_do_takes_the_numbered_procedure_first_even_when_its_words_differ():
+    symptom = Passage(chunk_id="o#0", article_id="o", title="Offline", score=0.8,
+                      text="When the thermostat is offline the app shows offline and the ring blinks amber since yesterday.")
+    steps = Passage(chunk_id="o#1", article_id="o", title="Offline", score=0.7, section="Reconnect",
+                    text="1. Check the router works for the thermostat.\n2. Restart the thermostat ring.\n3. Enter the new router details.")
+    body = "My thermostat is offline in the app and the ring blinks amber since yesterday. What should I do to get it back?"
+    d = run(body, passages=(symptom, steps), max_words=30)
+    assert "3. Enter the new router details. [1]" in d.body
+    assert "ring blinks amber since yesterday" not in d.body  # restating the symptom lost the room to the steps
