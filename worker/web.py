@@ -10,6 +10,9 @@
 | 405 {"error"} + Allow | a method the route does not take (OPTIONS included: there is no CORS, helpdesks only POST) |
 | 413 | body over WEBHOOK_MAX_BODY_BYTES |
 | 503 + Retry-After | the broker is unreachable, so the helpdesk retries later |
+
+`GET /healthz` answers 200 while the process runs (liveness); `GET /readyz` answers 200 only when the
+broker takes connections, else 503 (readiness: what a load balancer should route on).
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from worker.settings import Settings, get_settings
 log = structlog.get_logger(__name__)
 
 Enqueue = Callable[[TicketEvent], str]
+Ready = Callable[[], None]  # raises when the broker cannot take jobs
 
 
 def make_enqueue(celery_app) -> Enqueue:
@@ -37,6 +41,16 @@ def make_enqueue(celery_app) -> Enqueue:
         return celery_app.send_task(TASK_NAME, args=[asdict(event)], queue=TICKETS_QUEUE).id
 
     return enqueue
+
+
+def make_ready(celery_app, timeout_s: float = 2.0) -> Ready:
+    """Open (and close) one connection to the broker; raises kombu's OperationalError when it is down."""
+
+    def ready() -> None:
+        with celery_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=timeout_s)
+
+    return ready
 
 
 #: The setting holding the secret of each helpdesk's webhook route. The local helpdesk has no webhook of
@@ -57,16 +71,21 @@ def missing_webhook_secret(s: Settings) -> tuple[str, str] | None:
     return None if getattr(s, setting.lower()) else (setting, route)
 
 
-def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None, deliveries=None) -> Flask:
+def create_app(
+    settings: Settings | None = None, enqueue: Enqueue | None = None, deliveries=None, ready: Ready | None = None
+) -> Flask:
     """The intake app. With the default `enqueue` (Celery) comes the default delivery log (Redis when
-    REDIS_URL is set, else the store; see worker/deliveries.py); a caller injecting `enqueue` passes its
-    own `deliveries` (a `DeliveryLog`) or gets no intake dedupe."""
+    REDIS_URL is set, else the store; see worker/deliveries.py) and readiness check; a caller injecting
+    `enqueue` passes its own `deliveries` (a `DeliveryLog`) and `ready`, or gets no intake dedupe and
+    an always-ready /readyz."""
     s = settings or get_settings()
     if enqueue is None:
         from worker.celery_app import make_celery
         from worker.deliveries import build_delivery_log
 
-        enqueue = make_enqueue(make_celery(s, result_backend=False))
+        celery_app = make_celery(s, result_backend=False)
+        enqueue = make_enqueue(celery_app)
+        ready = ready or make_ready(celery_app)
         if deliveries is None:
             deliveries = build_delivery_log(redis_url=s.redis_url, database_url=s.db_url, ttl_s=s.webhook_dedupe_ttl_s)
     unset = missing_webhook_secret(s)
@@ -144,6 +163,16 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None,
 
     @app.get("/healthz")
     def healthz():
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz():
+        if ready is not None:
+            try:
+                ready()
+            except (BrokerError, OSError) as exc:
+                log.warning("not_ready", error=type(exc).__name__)
+                return jsonify(status="unavailable", detail="the job queue (broker) is unreachable"), 503, {"Retry-After": "30"}
         return jsonify(status="ok")
 
     @app.errorhandler(404)

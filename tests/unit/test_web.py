@@ -187,3 +187,26 @@ def test_too_large_log_names_the_route_and_the_sender(client, route, helpdesk):
     (entry,) = [e for e in logs if e["event"] == "webhook_too_large"]
     assert (entry["helpdesk"], entry["path"], entry["remote"]) == (helpdesk, route, "203.0.113.9")
     assert entry["content_length"] == len(body) and entry["limit_bytes"] == 2048
+
+
+def test_readyz_is_503_while_the_broker_is_unreachable_and_200_once_it_is_back():
+    from kombu.exceptions import OperationalError
+
+    broker_up = {"value": False}
+
+    def ready():
+        if not broker_up["value"]:
+            raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    client = create_app(settings(), enqueue=lambda event: "job-1", ready=ready).test_client()
+    down = client.get("/readyz")
+    assert down.status_code == 503 and down.headers["Retry-After"] == "30"
+    assert down.get_json() == {"status": "unavailable", "detail": "the job queue (broker) is unreachable"}
+    assert client.get("/healthz").status_code == 200  # liveness: the process itself is fine
+    broker_up["value"] = True
+    assert client.get("/readyz").get_json() == {"status": "ok"}
+
+
+def test_the_default_readiness_check_opens_a_real_broker_connection():
+    client = create_app(settings(redis_url="redis://127.0.0.1:1/0")).test_client()  # nothing listens on port 1
+    assert client.get("/readyz").status_code == 503
