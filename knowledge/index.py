@@ -571,8 +571,8 @@ class KnowledgeIndex:
         """Every chunk of one article as a Passage, in the article's own order, each scored like a
         search result (cosine of the query to the chunk's own text). [] for an unknown article.
 
-        The drafter reads the best article whole: a search returns at most `max_per_article` of its
-        chunks, and for "how do I…" the step list is often not among the closest two.
+        The pipeline reads more of the best article than a search gives (`max_per_article` chunks):
+        for "how do I…" the step list is often not among an article's closest two chunks.
         Raises ValueError if the embedding's length does not fit the index.
         """
         vector = _as_vector(query_embedding)

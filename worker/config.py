@@ -373,7 +373,7 @@ def _yaml_kind(value: Any) -> str:
     if value is None:
         return "nothing (an empty value)"
     if isinstance(value, bool):
-        return f"{str(value).lower()}"
+        return str(value).lower()
     for kind, name in ((dict, "a mapping"), (list, "a list"), (str, "text"), ((int, float), "a number")):
         if isinstance(value, kind):
             return f"{name} ({value!r})" if kind in (str, (int, float)) else name
