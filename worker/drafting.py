@@ -60,8 +60,8 @@ MAX_UNANSWERED = 3
 PROCEDURE_PREFIX = "Procedure cut: "  # a numbered step list that did not fit the draft whole (shown in bold)
 LIST_CUT_PREFIX = "List cut: "  # the same for a bulleted list (requirements, options)
 _NUMBERED = re.compile(r"^\s*\d+[.)]\s+")
-# "How do I…", "how to…", "what are the steps…": the answer is a procedure, so a numbered list that
-# answers the question goes before a sentence or bulleted list that also does.
+# "How do I…", "how to…", "what should I do…": the answer is a procedure, so the best-supported
+# numbered list goes first for such a question (see `_pick_sentences`).
 _HOW_TO = re.compile(r"\bhow (?:do|can|should|would|could) (?:i|we|you)\b|\bhow to\b|\bwhat (?:should|can|do|must) (?:i|we) do\b|\bsteps?\b|\bset(?:-| )?up\b", re.I)
 UNANSWERED_PREFIX = "Possibly unanswered (no matching source): "
 NOT_IN_DRAFT_PREFIX = "Possibly unanswered (a retrieved passage may cover it): "  # questions listed in the note as unanswered, at most
@@ -496,7 +496,7 @@ def _pick_sentences(
 
     With the customer's questions (`question_vecs`, one unit vector per row), a unit that answers a
     question no unit picked so far answers goes first, best-supported first (for a question in
-    `how_to`, its row numbers, a numbered step list first); the rest follow by support.
+    `how_to`, its row numbers, the best-supported numbered step list first); the rest follow by support.
     """
     question_vecs = question_vecs if question_vecs is not None else np.zeros((0, 1), dtype=np.float32)
     best = max(passages, key=lambda p: p.score)
