@@ -408,16 +408,17 @@ _STEERING = re.compile(
     r"|forget (?:your|all|the|previous) (?:rules|instructions)"
     # "you are now" a role or mode, not "you are now my favourite shop"
     r"|you are now (?:(?:a|an|the|my|in)\b[^.!?\n]{0,20}?)?\b(?:manager|agent|admin\w*|assistant|supervisor|ai|bot|"
-    r"model|system|developer|gpt|mode|dan)\b|system prompt|new instructions|developer mode|jailbreak"
+    r"model|system|developer|gpt|mode|dan)\b|system prompt|(?:your|the following|here are (?:your|the)) new instructions|new instructions\s*:|developer mode|jailbreak"
     r"|act as (?:an?|the) (?:agent|admin|manager|assistant|supervisor)"
     r"|(?:as an ai|dear (?:ai|bot|assistant|deskhand))"
     r"|\b(?:mark|flag|set|tag|label|classify|categori[sz]e|route|assign|move|escalate|prioriti[sz]e) (?:this|it|the ticket|my ticket|this ticket|me)\b[^.!?\n]{0,30}?"
     r"\b(?:as |to )?(?:urgent|high[- ]priority|priority|vip|resolved|closed|solved|billing|refund|escalat\w+|tier|group|team)\b"
-    r"|\b(?:set|change|raise|increase) (?:the |its |my )?(?:priority|urgency|category|tags?|routing|status)\b"
+    r"|\b(?:set|change|raise|increase) (?:the |its |my )?(?:priority|urgency|category|tags?|routing)\b"
     r"|\b(?:add|apply|remove) (?:the )?tags?\b|\bpriority\s*[:=]\s*(?:urgent|high)\b"
     r"|\b(?:approve|issue|process|grant) (?:the |my |a )?(?:full )?refund (?:now|immediately|automatically|without)\b"
     r"|\bpromis(?:e|ing) (?:me|that|the customer)\b|\b(?:write|draft|send) (?:a|the) (?:reply|response|answer) (?:that|promising|saying|confirming)"
-    r"|\bdo(?: not|n't) (?:mention|pass|forward|escalate|tell|show|involve|send) (?:this|the|it|anyone|a human|your)",
+    r"|\bdo(?: not|n't) (?:mention|pass|forward|escalate|tell|show|involve) (?:this (?:ticket|message|to)|the ticket|anyone|a human|"
+    r"your (?:supervisor|manager|team|rules))",
     re.I,
 )
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
@@ -442,24 +443,32 @@ _RISKS = {
     # the other languages triage detects (de, fr, es/pt, it, nl): "hacked"
     r"gehackt|piratée?s?|hackead[oa]s?|piratead[oa]s?|hackerat[oa]|violat[oa] (?:l'|il )?account)",
     # "my lawyer friend" and "the food court" are not threats
-    "legal_threat": r"\b(?:(?:lawyers?|attorneys?|solicitors?)(?! friends?\b)|legal action|sue|suing|(?:to|in|into|see you in) court|"
-    r"small claims|lawsuit|trading standards|ombudsman|consumer protection (?:agency|authority))\b",
+    # a threat, not a job title or a first name: "my lawyer will…", "I will sue you", not "I'm a lawyer"
+    # or "Sue from your team"
+    "legal_threat": r"\b(?:(?:my|our) (?:lawyers?|attorneys?|solicitors?)(?! friends?\b)|"
+    r"(?:contact|call|hire|get|involve|instruct|consult|speak to|talk to|hear from) (?:a|an|my|our) (?:lawyer|attorney|solicitor)s?|"
+    r"legal action|legal proceedings|(?:will|going to|gonna|shall|i'll|we'll) sue|sue (?:you|your|them|the company)|suing|"
+    r"(?:to|in|into|see you in) court|small claims|lawsuit|trading standards|ombudsman|consumer protection (?:agency|authority))\b",
     "payment_dispute": r"\b(?:chargeback|charge back|(?:dispute|disputing|disputed) (?:the|this|a|my)? ?(?:charge|payment|transaction)|"
     r"my bank (?:to|will|is going to)|reverse the (?:charge|payment)|(?:claim|complaint) with my (?:bank|card issuer)|"
     r"paypal (?:dispute|claim))\b",
-    "self_harm": r"\b(?:kill(?:ing)? myself|suicid\w*|end (?:my|it all)(?: life)?|self[- ]harm|hurt myself|"
+    "self_harm": r"\b(?:kill(?:ing)? myself|suicid\w*|end (?:my life|it all)|self[- ]harm|hurt myself|"
     r"don't want to (?:live|be alive)|no reason to live|"
     # de, fr, es, pt, it, nl
     r"suizid\w*|(?:will|möchte) (?:nicht mehr leben|sterben)|mich umbringen|je veux mourir|me suicider|"
     r"(?:quiero|quero) morir(?:me)?|quero morrer|matarme|voglio morire|uccidermi|ik wil dood|zelfmoord)\b",
-    # A product that sparks, burns, smokes or shocks: troubleshooting steps ("try again") must not be
-    # drafted. Bare "smoke", "burn" or "melted" are left out ("do the candles smoke", "the chocolate
-    # melted in transit").
-    "product_safety": r"\b(?:spark(?:s|ed|ing)?|caught fire|on fire|fire hazard|flames?|smok(?:ed|ing)|"
-    r"smoke (?:came|comes|coming|is coming|was coming|pouring)|burning smell|smell(?:s|ed)? (?:of )?burning|"
-    r"(?:plug|cable|cord|wire|socket|casing|base) (?:has |had |is |was )?melt(?:ed|ing)|"
-    r"melt(?:ed|ing) (?:plug|cable|cord|wire|socket|casing|plastic)|electric(?:al)? shock|"
-    r"(?:shocked|electrocuted) me|gave me a shock|explod(?:ed|es|ing)|burn(?:ed|t) (?:my|me|him|her|them|our))\b",
+    # A product that sparks, burns, smokes, melts or shocks: troubleshooting steps ("try again") must
+    # not be drafted. Bare "smoke", "flame" or "melted" are left out ("do the candles smoke", "smoked
+    # salmon", "Flame Red", "the chocolate melted in transit", "spark plugs").
+    "product_safety": r"\b(?:spark(?:s|ed|ing)?(?! plugs?\b)|caught fire|on fire|fire hazard|burst into flames|in flames|"
+    r"(?:started|starts|began|begins|is|was|keeps|kept|it's) (?:to )?smok(?:e|ing)|smok(?:ing|ed) (?:from|out of|when|after)|"
+    r"smoke (?:came|comes|coming|is coming|was coming|pouring|from)|"
+    r"burning (?:smell|rubber|plastic)|smell(?:s|ed|ing)? (?:like |of )?burn(?:ing|t)|"
+    r"(?:plug|cable|cord|wire|socket|charger|adapter|casing)\b[^.!?\n]{0,30}?\bmelt(?:ed|ing)|"
+    r"melt(?:ed|ing) (?:plug|cable|cord|wire|socket|charger|adapter|casing|plastic)|"
+    r"electric(?:al)? shock|electrocut\w*|(?:got|get|getting|received|had) (?:a|an) (?:electric(?:al)? )?shock|"
+    r"shocked (?:me|my|him|her|us|them)|gave (?:me|my \w+|him|her|us|them) a shock|explod(?:ed|es|ing)|"
+    r"burn(?:ed|t) (?:my|me|him|her|them|our))\b",
 }
 _RISK_RES = {name: re.compile(rx, re.I) for name, rx in _RISKS.items()}
 
