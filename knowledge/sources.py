@@ -179,8 +179,9 @@ def _page_ids(path: Path) -> tuple[frozenset[str], bool]:
     """The id a Markdown file that failed to load most probably has, and whether that is certain.
 
     An id in readable front matter is certain; so is the file name of a readable file without one.
-    The file name of a file that is not valid text is only a guess (its front matter may hold an id
-    the bad bytes hide), so a sync holds its deletions rather than delete that article."""
+    The file name of a file that is not text (bad UTF-8, or control characters such as NUL bytes) is
+    only a guess (its front matter may hold an id the bad bytes hide), so a sync holds its deletions
+    rather than delete that article."""
     try:
         raw = path.read_bytes()
     except OSError:
@@ -188,7 +189,8 @@ def _page_ids(path: Path) -> tuple[frozenset[str], bool]:
     # Read what can be read: a UTF-16 file (its byte-order mark says so) or UTF-8 with bad bytes replaced.
     encoding = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
     try:
-        text, readable = raw.decode(encoding), True
+        text = raw.decode(encoding)
+        readable = not _CONTROL.search(text)
     except UnicodeDecodeError:
         text, readable = raw.decode(encoding, errors="replace"), False
     lines = text.replace("\r\n", "\n").split("\n")
@@ -218,15 +220,26 @@ def _record_ids(record: Any) -> tuple[frozenset[str], bool]:
     return frozenset({str(raw_id).strip()}), True
 
 
+# Control characters no text editor writes (tab, line feed, form feed and carriage return excepted):
+# a file holding them is binary, even when its bytes happen to be valid UTF-8 (a run of NUL bytes is).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
 def _read_text(path: Path) -> str:
+    """The file's text. Raises ValueError naming `file:line` when it is not UTF-8 or holds control
+    characters (a binary file)."""
     try:
         # utf-8-sig drops a byte-order mark, which editors on Windows like to add.
-        return path.read_text(encoding="utf-8-sig")
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         line = exc.object.count(b"\n", 0, exc.start) + 1
         raise ValueError(
             f"{path}:{line}: not valid UTF-8 (byte 0x{exc.object[exc.start]:02x}); save it as UTF-8"
         ) from exc
+    if control := _CONTROL.search(text):
+        line = text.count("\n", 0, control.start()) + 1
+        raise ValueError(f"{path}:{line}: not a text file (control character 0x{ord(control.group()):02x})")
+    return text
 
 
 # ---------------------------------------------------------------------------------------------

@@ -320,3 +320,10 @@ def test_a_file_overwritten_with_bytes_that_are_not_text_keeps_its_article(index
     assert (stats.deleted, stats.deletions_held) == (0, True)
     assert len(stats.errors) == 1 and "shipping-times.md:1: not valid UTF-8" in stats.errors[0]
     assert {a.id for a in index.article_infos()} == {"hc-101", "returns"}
+
+    (folder / "shipping-times.md").write_bytes(b"\x00" * 4096)  # valid UTF-8, but no text file holds NUL bytes
+    stats = sync_folder(index, folder)
+
+    assert (stats.added, stats.deleted, stats.deletions_held) == (0, 0, True)
+    assert len(stats.errors) == 1 and "shipping-times.md:1: not a text file (control character 0x00)" in stats.errors[0]
+    assert {a.id for a in index.article_infos()} == {"hc-101", "returns"}
