@@ -559,4 +559,6 @@ def _pick_sentences(
     for _score, unit in candidates:
         if (unit.p_idx, unit.position) not in tried:
             try_pick(unit)
+    if cut_list is not None and not cut_list[2] and any(_numbered(u) for u in picked):
+        cut_list = None  # the draft quotes a procedure: a line about another one left out reads as a contradiction
     return _Picked(units=picked, cut_list=cut_list)

@@ -241,3 +241,13 @@ def test_what_should_i_do_takes_the_numbered_procedure_first_even_when_its_words
     d = run(body, passages=(symptom, steps), max_words=30)
     assert "3. Enter the new router details. [1]" in d.body
     assert "ring blinks amber since yesterday" not in d.body  # restating the symptom lost the room to the steps
+
+
+def test_no_cut_line_about_another_procedure_when_the_draft_quotes_one_whole():
+    track = Passage(chunk_id="t#0", article_id="t", title="Track your parcel", score=0.9, section="Track your parcel",
+                    text="1. Open the tracking parcel link.\n2. Enter the parcel tracking number.\n3. Check the parcel status.")
+    other = Passage(chunk_id="t#1", article_id="t", title="Track your parcel", score=0.85, section="Tracking parcel says delivered",
+                    text="\n".join(f"{i}. Check the parcel tracking with neighbours and the carrier page number {i} today." for i in range(1, 6)))
+    d = run("How do I track my parcel with the tracking number?", passages=(track, other), max_words=45)
+    assert "3. Check the parcel status. [1]" in d.body
+    assert not any(r.startswith("Procedure cut") for r in d.remarks)
