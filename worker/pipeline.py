@@ -5,6 +5,7 @@ Celery task calls; `analyze` is the same path without the helpdesk, used by `des
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -17,7 +18,7 @@ from knowledge.index import KnowledgeIndex
 from knowledge.models import Passage
 from worker import PIPELINE_VERSION
 from worker.config import Config
-from worker.drafting import SentenceVectors, compose_draft
+from worker.drafting import SentenceVectors, compose_draft, customer_questions, how_to_questions
 from worker.models import UNKNOWN, Draft, Note, Triage
 from worker.notes import parse_marker, render_note, route_priority
 from worker.store import Store
@@ -118,7 +119,8 @@ def analyze(ticket: Ticket, message: Message, p: Pipeline, timings: dict[str, fl
         locale = t.language if p.match_language else None
         passages = p.index.search(query_text, query_embedding=query_vec, top_k=p.top_k, min_score=p.min_score, locale=locale)
         if passages and t.role in ("draft", "constrained_draft"):
-            passages = with_best_article(passages, p.index, query_vec, p.min_score)
+            how_to = bool(how_to_questions(customer_questions(ticket)))
+            passages = with_best_article(passages, p.index, query_vec, p.min_score, prefer_steps=how_to)
     clock.lap("retrieve")
     d = compose_draft(
         ticket, t, passages, query_vec=query_vec, sentences=p.sentences, category=category, max_words=p.max_words,
@@ -133,18 +135,27 @@ def analyze(ticket: Ticket, message: Message, p: Pipeline, timings: dict[str, fl
 
 
 def with_best_article(
-    passages: list[Passage], index: KnowledgeIndex, query_vec: np.ndarray, min_score: float, extra: int = 2
+    passages: list[Passage],
+    index: KnowledgeIndex,
+    query_vec: np.ndarray,
+    min_score: float,
+    extra: int = 2,
+    prefer_steps: bool = False,
 ) -> list[Passage]:
     """`passages` with up to `extra` more chunks of the best-scoring passage's article (its closest
-    ones that reach `min_score`), that article's chunks in its own order where its first passage
-    was; other articles keep their retrieval order. A search returns at most two chunks of one
-    article; for a "how do I…" ticket the article's step list is often its third closest chunk (the
-    intro and a troubleshooting list score higher), and the drafter can only quote what it is given.
-    The cap bounds the sentences a long article adds to embed (each chunk once per process)."""
+    ones that reach `min_score`; with `prefer_steps`, for a ticket asking how to do something, its
+    chunks holding a numbered list first), that article's chunks in its own order where its first
+    passage was; other articles keep their retrieval order. A search returns at most two chunks of
+    one article; for a "how do I…" ticket the article's step list is often not among them (the intro
+    and a troubleshooting list score higher), and the drafter can only quote what it is given. The
+    cap bounds the sentences a long article adds to embed (each chunk once per process)."""
     best = max(passages, key=lambda passage: passage.score).article_id
     found = {passage.chunk_id: passage for passage in passages if passage.article_id == best}
     article = index.article_passages(best, query_vec)
-    more = sorted((p for p in article if p.chunk_id not in found and p.score >= min_score), key=lambda p: -p.score)[:extra]
+    more = sorted(
+        (p for p in article if p.chunk_id not in found and p.score >= min_score),
+        key=lambda p: (not (prefer_steps and _STEP.search(p.text)), -p.score),
+    )[:extra]
     keep = set(found) | {p.chunk_id for p in more}
     whole = [found.get(passage.chunk_id, passage) for passage in article if passage.chunk_id in keep]
     if not whole:  # the article changed under us: keep the search's own result
@@ -156,6 +167,9 @@ def with_best_article(
         elif passage.chunk_id == next(iter(found)):
             result.extend(whole)
     return result
+
+
+_STEP = re.compile(r"^\s*\d+[.)]\s", re.M)  # a numbered step in a chunk's text
 
 
 class _StageClock:

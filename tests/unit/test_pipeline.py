@@ -199,3 +199,17 @@ def test_reading_the_best_article_adds_at_most_two_more_chunks_its_closest():
     assert [p.chunk_id for p in first] == ["w#3"]
     result = with_best_article(first, index, query, min_score=0.0)
     assert [p.chunk_id for p in result] == ["w#1", "w#2", "w#3"]  # the two closest others, in article order
+
+
+def test_a_how_to_ticket_reads_the_best_articles_numbered_steps_before_closer_chunks():
+    emb = BagOfWordsEmbedder()
+    texts = ["warranty claim blender covers faults", "warranty claim blender not covered drops",
+             "warranty claim blender gift", "1. Find the order.\n2. Fill in the form."]
+    chunks = [Passage(chunk_id=f"w#{n}", article_id="w", title="w", text=t, score=0.0) for n, t in enumerate(texts)]
+    index = ListIndex(chunks, emb)
+    query = emb.embed(["warranty claim blender order form"])[0]
+    first = [p for p in index.search(query_embedding=query, top_k=1)]
+    plain = with_best_article(first, index, query, min_score=0.0, extra=1)
+    steps = with_best_article(first, index, query, min_score=0.0, extra=1, prefer_steps=True)
+    assert "w#3" not in [p.chunk_id for p in plain]  # by score alone the steps are the furthest chunk
+    assert "w#3" in [p.chunk_id for p in steps]
