@@ -142,9 +142,14 @@ _REQUEST = re.compile(
 )
 
 
+def _customer_text(ticket: Ticket) -> str:
+    """Every customer message and the subject: where a fact the customer gave can be."""
+    return "\n".join(m.body for m in ticket.customer_messages()) + "\n" + ticket.subject
+
+
 def given_fact_keys(ticket: Ticket) -> tuple[str, ...]:
     """The facts (FACT_LABELS keys) the customer's messages or the subject already give."""
-    text = "\n".join(m.body for m in ticket.customer_messages()) + "\n" + ticket.subject
+    text = _customer_text(ticket)
     return tuple(fact for fact, pattern in _FACT_PATTERNS.items() if pattern.search(text))
 
 
@@ -163,7 +168,7 @@ def missing_fact_keys(ticket: Ticket, category: CategoryConfig | None) -> tuple[
     """
     if category is None or not category.requires:
         return ()
-    text = "\n".join(m.body for m in ticket.customer_messages()) + "\n" + ticket.subject
+    text = _customer_text(ticket)
     if not _OWN_CASE.search(text):
         return ()
     return tuple(fact for fact in category.requires if not _FACT_PATTERNS[fact].search(text))
@@ -371,10 +376,7 @@ def repeats_tried(lines: list[str], ticket: Ticket) -> list[str]:
     knows whether repeating a step helps. [] when the thread mentions nothing tried."""
     customer, agents = tried_in_thread(ticket)
     tried = [content_words(s) for s in customer + agents]
-    return [line for line in lines if tried and any(len(content_words(_CITATION_MARK.sub("", line)) & t) >= 2 for t in tried)]
-
-
-_CITATION_MARK = re.compile(r"\s*\[\d+\]")
+    return [line for line in lines if tried and any(len(content_words(_MARKERS.sub("", line)) & t) >= 2 for t in tried)]
 
 
 def _cut_words(text: str, n: int) -> str:
@@ -509,7 +511,7 @@ def check_draft(
     body, citations = _render(units, by_id)
     repeated = repeats_tried(body.splitlines(), ticket)
     if repeated:
-        quoted = "; ".join(f"“{_cut_words(_CITATION_MARK.sub('', line), 6)}”" for line in repeated[:2])
+        quoted = "; ".join(f"“{_cut_words(_MARKERS.sub('', line), 6)}”" for line in repeated[:2])
         remarks.append(f"May repeat what the thread says was already tried: {quoted}. Check before sending.")
     if ask:
         body += "\n" + ask

@@ -34,6 +34,7 @@ from worker.checks import (
 from worker.config import CategoryConfig, DraftingConfig
 from worker.models import Draft, Triage
 from worker.sentences import LIST_ITEM as _LIST_ITEM
+from worker.sentences import NUMBERED_ITEM as _NUMBERED
 from worker.sentences import split_questions, split_sentences, word_count
 from worker.triage import Embeds, steering_sentences
 
@@ -59,7 +60,6 @@ ANSWERS_QUESTION = 0.45  # cosine above which a draft or passage sentence answer
 MAX_UNANSWERED = 3
 PROCEDURE_PREFIX = "Procedure cut: "  # a numbered step list that did not fit the draft whole (shown in bold)
 LIST_CUT_PREFIX = "List cut: "  # the same for a bulleted list (requirements, options)
-_NUMBERED = re.compile(r"^\s*\d+[.)]\s+")
 # "How do I…", "how to…", "what should I do…": the answer is a procedure, so the best-supported
 # numbered list goes first for such a question (see `_pick_sentences`).
 _HOW_TO = re.compile(r"\bhow (?:do|can|should|would|could) (?:i|we|you)\b|\bhow to\b|\bwhat (?:should|can|do|must) (?:i|we) do\b|\bsteps?\b|\bset(?:-| )?up\b", re.I)

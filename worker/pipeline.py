@@ -5,7 +5,6 @@ Celery task calls; `analyze` is the same path without the helpdesk, used by `des
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from worker.config import Config
 from worker.drafting import SentenceVectors, compose_draft, customer_questions, how_to_questions
 from worker.models import UNKNOWN, Draft, Note, Triage
 from worker.notes import parse_marker, render_note, route_priority
+from worker.sentences import NUMBERED_ITEM
 from worker.store import Store
 from worker.triage import Embeds, Taxonomy, triage, triage_text
 
@@ -154,22 +154,20 @@ def with_best_article(
     article = index.article_passages(best, query_vec)
     more = sorted(
         (p for p in article if p.chunk_id not in found and p.score >= min_score),
-        key=lambda p: (not (prefer_steps and _STEP.search(p.text)), -p.score),
+        key=lambda p: (not (prefer_steps and any(NUMBERED_ITEM.match(line) for line in p.text.splitlines())), -p.score),
     )[:extra]
     keep = set(found) | {p.chunk_id for p in more}
     whole = [found.get(passage.chunk_id, passage) for passage in article if passage.chunk_id in keep]
     if not whole:  # the article changed under us: keep the search's own result
         return passages
+    first = next(iter(found))
     result: list[Passage] = []
     for passage in passages:
         if passage.article_id != best:
             result.append(passage)
-        elif passage.chunk_id == next(iter(found)):
+        elif passage.chunk_id == first:
             result.extend(whole)
     return result
-
-
-_STEP = re.compile(r"^\s*\d+[.)]\s", re.M)  # a numbered step in a chunk's text
 
 
 class _StageClock:

@@ -5,6 +5,7 @@ import re
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[¿¡]?[A-ZÀ-Ý0-9])")
 LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+NUMBERED_ITEM = re.compile(r"^\s*\d+[.)]\s+")  # a list item that is a numbered step
 _EMPHASIS = re.compile(r"(\*\*|__|`)")
 
 

@@ -31,7 +31,7 @@ import structlog
 from integrations.base import Ticket
 from worker.classifier import VERSION as CLASSIFIER_VERSION
 from worker.classifier import Classifier, ClassifierParams
-from worker.config import URGENCIES, TriageConfig
+from worker.config import RISK_FLAGS, URGENCIES, TriageConfig
 from worker.language import detect_language, locale_language
 from worker.models import ROLES, UNKNOWN, Role, Triage
 
@@ -515,12 +515,13 @@ def personal_data(text: str) -> tuple[str, ...]:
 
 
 def detect_risks(text: str, extra_phrases: dict[str, list[str]] | None = None) -> tuple[str, ...]:
-    """Risk flags raised by `text`, in a fixed order: account_security, legal_threat, payment_dispute,
-    self_harm, product_safety, prompt_injection, personal_data. `extra_phrases` adds ops' phrases per flag."""
+    """Risk flags raised by `text`, in the fixed order of `worker.config.RISK_FLAGS` (account_security,
+    legal_threat, payment_dispute, self_harm, product_safety, prompt_injection, personal_data).
+    `extra_phrases` adds ops' phrases per flag."""
     extra = extra_phrases or {}
     norm = _normalize(text)
     flags = []
-    for name in ("account_security", "legal_threat", "payment_dispute", "self_harm", "product_safety", "prompt_injection", "personal_data"):
+    for name in RISK_FLAGS:  # config's list of the detectors, in their fixed order
         if name == "prompt_injection":
             hit = bool(steering_sentences(text))
         elif name == "personal_data":
