@@ -371,12 +371,17 @@ def policy_checklist(passages: list[Passage], citations: list[Passage]) -> tuple
 
 
 def repeats_tried(lines: list[str], ticket: Ticket) -> list[str]:
-    """The draft `lines` that share at least two content words with something the thread says was
-    already tried ("I restarted the router" vs "1. Restart the router."): a hint for the agent, who
-    knows whether repeating a step helps. [] when the thread mentions nothing tried."""
+    """The draft sentences (citation markers removed) that share at least two content words with one
+    sentence of what the thread says was already tried ("I restarted the router" vs "1. Restart the
+    router."): a hint for the agent, who knows whether repeating a step helps. Sentences are compared
+    one by one, so words spread over a paragraph never add up to a match. [] when the thread mentions
+    nothing tried."""
     customer, agents = tried_in_thread(ticket)
     tried = [content_words(s) for s in customer + agents]
-    return [line for line in lines if tried and any(len(content_words(_MARKERS.sub("", line)) & t) >= 2 for t in tried)]
+    if not tried:
+        return []
+    sentences = [s for line in lines for part in _MARKERS.split(line) for s in split_sentences(part.strip())]
+    return [s for s in sentences if any(len(content_words(s) & t) >= 2 for t in tried)]
 
 
 def _cut_words(text: str, n: int) -> str:
@@ -511,7 +516,7 @@ def check_draft(
     body, citations = _render(units, by_id)
     repeated = repeats_tried(body.splitlines(), ticket)
     if repeated:
-        quoted = "; ".join(f"“{_cut_words(_MARKERS.sub('', line), 6)}”" for line in repeated[:2])
+        quoted = "; ".join(f"“{_cut_words(sentence, 6)}”" for sentence in repeated[:2])
         remarks.append(f"May repeat what the thread says was already tried: {quoted}. Check before sending.")
     if ask:
         body += "\n" + ask

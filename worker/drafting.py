@@ -52,6 +52,14 @@ _CITATIONS = re.compile(r"(?:\s*\[\d+\])+")
 # "See “Other article”" points the reader elsewhere; out of its article it answers nothing.
 _CROSS_REFERENCE = re.compile(r"(^|\b)see [\"“']", re.I)
 _PAREN_REFERENCE = re.compile(r"\s*\((?:see|read) [\"“'][^)]*\)", re.I)
+# "One of the settings below is the reason", "Check the socket as above": out of the article, what
+# they point at is not in the draft. (A sentence introducing a list travels with the list, and
+# "drops below 5 °C" is a quantity, not a reference.)
+_DANGLING = re.compile(
+    r"\b(?:as|see|listed|shown|described|explained|mentioned)\s+(?:above|below)\b"
+    r"|\b(?:the|these|those)\s+(?:[\w-]+\s+){0,2}(?:above|below)\b(?!\s*[-−]?\d)",
+    re.I,
+)
 # Question coverage, tuned by hand on 13 questions against the demo help center with all-MiniLM-L6-v2
 # (tests/integration/test_question_coverage.py): a sentence (or sentence pair) that answers a question
 # scored 0.45–0.83 against it, a neighbouring one ("Express delivery: 1–2 business days" vs "Is the
@@ -512,7 +520,7 @@ def _pick_sentences(
         heading_vec = cache.embed([heading])[0] if heading else None
         for unit in _units(p_idx, texts, vectors, (vectors @ query_vec).tolist(), section_starts(passage.text), heading, heading_vec):
             text = " ".join(unit.parts)
-            if unit.sim >= MIN_SENTENCE_SCORE and word_count(text) >= 5 and (unit.is_list or not _CROSS_REFERENCE.search(text)):
+            if unit.sim >= MIN_SENTENCE_SCORE and word_count(text) >= 5 and (unit.is_list or not (_CROSS_REFERENCE.search(text) or _DANGLING.search(text))):
                 # the passage's own relevance counts as much as the sentence's
                 candidates.append((0.5 * unit.sim + 0.5 * passage.score, unit))
     candidates.sort(key=lambda c: c[0], reverse=True)

@@ -36,7 +36,7 @@ _PROBLEM_CUE = re.compile(
     re.I,
 )
 _TRIED_CUSTOMER = re.compile(
-    r"\b(?:i|we)(?:'ve| have| had)?\s+(?:already\s+|also\s+)?(?:tried|restarted|reset|rebooted|reinstalled|unplugged|replugged|checked|"
+    r"\b(?:i|we)(?:'ve| have| had)?\s+(?:already\s+|also\s+)?(?:tried|restarted|reset|rebooted|reinstalled|unplugged|replugged|checked(?! out)|"
     r"cleared|updated|contacted|called|phoned|emailed|e-mailed|followed|replaced|changed|waited|descaled|charged|swapped|used)\b"
     r"|\balready\b",
     re.I,

@@ -241,8 +241,30 @@ def test_draft_lines_repeating_what_the_thread_says_was_tried_are_named():
     )
     lines = ["1. Restart your router and wait two minutes. [1]", "2. Unplug the thermostat base for ten seconds. [1]",
              "3. Open the app and choose Reconnect. [1]"]
-    assert repeats_tried(lines, thread) == lines[:2]
+    assert repeats_tried(lines, thread) == ["1. Restart your router and wait two minutes.", "2. Unplug the thermostat base for ten seconds."]
     assert repeats_tried(lines, ticket(message(1, "My Hearth shows offline, what should I do?"))) == []
+
+
+def test_words_spread_over_a_paragraph_do_not_add_up_to_a_repeat():
+    # demo ticket 1007: the agent asked about the hand icon on the thermostat screen; the draft's
+    # paragraph says "check" in one sentence and "thermostat" in another, which is no repeat
+    thread = ticket(
+        message(1, "My Hearth heats at the wrong time."),
+        message(2, "Could you check whether there is a small hand icon on the thermostat screen?", role="agent"),
+        message(3, "No hand icon, but the clock is two hours behind. How do I fix it?"),
+    )
+    paragraph = ("In the app, go to Device settings › Time zone and check it. [1] "
+                 "Open the schedule on the thermostat itself and compare it with the app. [1]")
+    assert repeats_tried([paragraph], thread) == []
+    repeat = paragraph + " Look for a small hand icon on the screen. [1]"
+    assert repeats_tried([repeat], thread) == ["Look for a small hand icon on the screen."]
+
+
+def test_checking_out_as_a_guest_is_not_something_tried():
+    guest = ticket(message(1, "I checked out as a guest and can't find the confirmation e-mail yet. Can I still cancel?"))
+    assert repeats_tried(["If you checked out as a guest, open the order confirmation e-mail. [1]"], guest) == []
+    tried = ticket(message(1, "I checked the confirmation e-mail for a cancel link but there is none."))
+    assert repeats_tried(["Open the confirmation e-mail and use the cancel link. [1]"], tried) != []
 
 
 def test_the_note_says_when_a_draft_step_was_already_tried():

@@ -118,6 +118,26 @@ def test_markdown_emphasis_and_cross_references_never_reach_the_draft():
     assert "**" not in d.body and "See" not in d.body
 
 
+def test_a_sentence_pointing_above_or_below_is_not_quoted_alone():
+    # demo: "one of the settings below is usually the reason" opened a draft whose settings were not below
+    p = Passage(chunk_id="s#0", article_id="s", title="Schedule", score=0.9,
+                text="If the heating schedule is not followed, one of the settings below is usually the reason. "
+                     "Check the heating schedule socket as above. "
+                     "The heating schedule follows the clock and time zone set in the app. "
+                     "The heating schedule pauses when the temperature drops below 5 degrees.")
+    d = run("heating schedule not followed clock time zone temperature", passages=(p,))
+    assert "The heating schedule follows the clock and time zone set in the app. [1]" in d.body
+    assert "drops below 5 degrees" in d.body  # a quantity, not a reference
+    assert "settings below" not in d.body and "as above" not in d.body
+
+
+def test_a_lead_in_pointing_below_travels_with_its_list():
+    p = Passage(chunk_id="l#0", article_id="l", title="Kettle", score=0.9,
+                text="Check the kettle points below:\n- The kettle base is plugged in.\n- The kettle lid is closed.")
+    d = run("kettle base plugged lid closed points", passages=(p,))
+    assert "Check the kettle points below: [1]" in d.body and "- The kettle lid is closed. [1]" in d.body
+
+
 def test_only_passages_close_to_the_best_one_are_quoted():
     best = Passage(chunk_id="eu#0", article_id="eu", title="EU", text="Standard shipping within the EU takes 3 to 5 business days.", score=0.60)
     weaker = Passage(chunk_id="intl#0", article_id="intl", title="Intl", text="Shipping outside the EU takes 7 to 12 business days.", score=0.45)
