@@ -232,16 +232,40 @@ def _windows(texts: list[str]) -> list[str]:
     return [*texts, *(f"{a} {b}" for a, b in zip(texts, texts[1:]))]
 
 
-def unanswered_remarks(d: Draft, questions: list[str], passages: list[Passage], sentences: SentenceVectors) -> tuple[str, ...]:
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]{2,}\b")
+_IT = re.compile(r"\bit\b", re.I)
+
+
+def named_question(question: str, message: str, passages: list[Passage]) -> str:
+    """`question` with its "it" replaced by the product the message names, when a retrieved article's
+    title names it too ("Can I install it myself?" → "Can I install Hearth myself?"): a question split
+    off its sentence loses what "it" is, and with it its match to the sentence that answers it
+    (all-MiniLM-L6-v2: 0.29 → 0.58 against "Hearth is designed to be installed yourself"). The
+    product is the last capitalised word of the message that is also a capitalised word (not the
+    first) of a title; `question` is returned as it is when there is none."""
+    if not _IT.search(question):
+        return question
+    in_titles = {word for p in passages for word in _CAPITALISED.findall(p.title.split(" ", 1)[-1])}
+    named = [word for word in _CAPITALISED.findall(message) if word in in_titles]
+    return _IT.sub(named[-1], question, count=1) if named else question
+
+
+def unanswered_remarks(
+    d: Draft, questions: list[str], passages: list[Passage], sentences: SentenceVectors, message: str = ""
+) -> tuple[str, ...]:
     """The note's lines naming the customer's questions no cited sentence of the draft answers: one
     for those no retrieved passage answers either ("Possibly unanswered (no matching source): …"), one for those
     a retrieved passage answers but the draft does not quote ("Possibly unanswered (a retrieved passage may cover it): …").
-    () when `d` has no draft or every question is answered."""
+    `message` is the customer message the questions come from: a question counts as answered when
+    its named form (`named_question`) matches the draft. () when `d` has no draft or every question is answered."""
     if not d.has_draft or not questions:
         return ()
     q_vecs = sentences.embed(questions)
+    named = sentences.embed([named_question(q, message, passages) for q in questions])
     drafted = sentences.embed(_windows(_draft_sentences(d)))
-    in_draft = (q_vecs @ drafted.T).max(axis=1) if len(drafted) else np.zeros(len(questions))
+    # the named form only ever clears a question: naming the product also lifts its match to passage
+    # sentences that answer a neighbouring question, so "a passage may cover it" keeps the plain form
+    in_draft = np.maximum(q_vecs @ drafted.T, named @ drafted.T).max(axis=1) if len(drafted) else np.zeros(len(questions))
     in_passages = np.zeros(len(questions))
     for passage in passages:
         vectors = sentences.windows(passage)
@@ -363,7 +387,9 @@ def compose_draft(
 
 
 def _with_unanswered(d: Draft, ticket: Ticket, passages: list[Passage], sentences: SentenceVectors) -> Draft:
-    unanswered = unanswered_remarks(d, customer_questions(ticket), passages, sentences)
+    latest = ticket.latest_customer_message()
+    message = latest.body if latest is not None else ""
+    unanswered = unanswered_remarks(d, customer_questions(ticket), passages, sentences, message)
     return replace(d, remarks=(*d.remarks, *unanswered)) if unanswered else d
 
 

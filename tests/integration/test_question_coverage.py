@@ -4,7 +4,7 @@ import pytest
 
 from knowledge.embeddings import get_embedder
 from knowledge.models import Passage
-from worker.drafting import NOT_IN_DRAFT_PREFIX, UNANSWERED_PREFIX, SentenceVectors, unanswered_remarks
+from worker.drafting import NOT_IN_DRAFT_PREFIX, UNANSWERED_PREFIX, SentenceVectors, named_question, unanswered_remarks
 from worker.models import Draft
 from worker.settings import Settings
 
@@ -49,3 +49,21 @@ def test_bare_follow_ups_and_messages_answered_nowhere_are_not_listed(vectors):
     assert unanswered_remarks(quoted, [battery, "How do I fix it?", "Hi?"], [BATTERY], vectors) == ()
     assert unanswered_remarks(quoted, [slot], [BATTERY], vectors) == ()  # the draft answers nothing asked: no verdict
     assert unanswered_remarks(quoted, [battery, slot], [BATTERY], vectors) == (UNANSWERED_PREFIX + f"“{slot}”",)
+
+
+HEAT_PUMP = Passage(
+    chunk_id="hc-601#0", article_id="hc-601", title="Will Larkspur Hearth work with my heating system?", section="", score=0.7,
+    text="Air-to-water heat pumps that accept an on/off thermostat signal work with Hearth. "
+         "Hearth is designed to be installed yourself in about 30 minutes when replacing a low-voltage thermostat.",
+)
+
+
+def test_a_question_whose_it_is_named_elsewhere_in_the_message_is_matched(vectors):
+    # demo ticket 1013: "…Will Hearth work with that, and can I install it myself?" was split into two
+    # questions, and "Can I install it myself?" was listed unanswered next to a draft answering it
+    message = "Before I buy the Hearth thermostat: we have a heat pump. Will Hearth work with that, and can I install it myself?"
+    questions = ["Will Hearth work with that?", "Can I install it myself?"]
+    assert named_question(questions[1], message, [HEAT_PUMP]) == "Can I install Hearth myself?"
+    d = Draft(body=HEAT_PUMP.text.replace("Hearth. ", "Hearth. [1] ") + " [1]", citations=(HEAT_PUMP,))
+    assert unanswered_remarks(d, questions, [HEAT_PUMP], vectors, message) == ()
+    assert unanswered_remarks(d, questions, [HEAT_PUMP], vectors) == (UNANSWERED_PREFIX + "“Can I install it myself?”",)

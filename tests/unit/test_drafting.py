@@ -271,3 +271,14 @@ def test_no_cut_line_about_another_procedure_when_the_draft_quotes_one_whole():
     d = run("How do I track my parcel with the tracking number?", passages=(track, other), max_words=45)
     assert "3. Check the parcel status. [1]" in d.body
     assert not any(r.startswith("Procedure cut") for r in d.remarks)
+
+
+def test_it_is_named_only_after_a_product_a_title_also_names():
+    from worker.drafting import named_question
+
+    kettle = Passage(chunk_id="k#0", article_id="k", title="Why won't my Brew Kettle switch on?", text="x", score=0.5)
+    assert named_question("Can I descale it?", "Hi Daan, my Brew Kettle from November is noisy.", [kettle]) == "Can I descale Kettle?"
+    assert named_question("Can I descale it?", "Hi Daan, my kettle from November is noisy.", [kettle]) == "Can I descale it?"
+    assert named_question("Why is the kettle noisy?", "My Brew Kettle is noisy.", [kettle]) == "Why is the kettle noisy?"
+    # "Why" opens the title: a title's first word is no product name
+    assert named_question("Why is it noisy?", "Why? It is noisy.", [kettle]) == "Why is it noisy?"
