@@ -70,6 +70,7 @@ class LoadReport:
 
     articles: tuple[Article, ...]
     errors: tuple[LoadError, ...]
+    ignored: tuple[str, ...] = ()  # files of a folder with an unsupported type (a PDF, a .txt), as paths
 
 
 def load_path(path: Path) -> list[Article]:
@@ -106,21 +107,23 @@ def load_articles(path: Path) -> LoadReport:
     A malformed Markdown or HTML file, an unreadable or unparseable file, and a bad JSONL line or
     JSON record is left out with a `LoadError`; so is every article whose id appears more than
     once (one error per id, naming each place, the last first): which copy is right is the
-    author's call. The rest loads as `load_path` would.
+    author's call. The rest loads as `load_path` would. A folder's files of other types are listed
+    in `ignored`, so a caller can say so (a PDF dropped into the help-center folder is not indexed).
     Raises FileNotFoundError if `path` does not exist and ValueError for a single file of an
     unsupported type (a folder ignores those).
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
+    ignored: list[str] = []
     if path.is_dir():
-        files = [
+        visible = [
             file
             for file in sorted(path.rglob("*"))
-            if not any(part.startswith(".") for part in file.relative_to(path).parts)
-            and file.is_file()
-            and file.suffix.lower() in SUPPORTED_SUFFIXES
+            if not any(part.startswith(".") for part in file.relative_to(path).parts) and file.is_file()
         ]
+        files = [file for file in visible if file.suffix.lower() in SUPPORTED_SUFFIXES]
+        ignored = [str(file) for file in visible if file.suffix.lower() not in SUPPORTED_SUFFIXES]
     elif path.suffix.lower() in SUPPORTED_SUFFIXES:
         files = [path]
     else:
@@ -133,7 +136,7 @@ def load_articles(path: Path) -> LoadReport:
         located.extend(file_articles)
         errors.extend(file_errors)
     articles, duplicates = _drop_duplicate_ids(located)
-    return LoadReport(articles=tuple(articles), errors=tuple(errors + duplicates))
+    return LoadReport(articles=tuple(articles), errors=tuple(errors + duplicates), ignored=tuple(ignored))
 
 
 def _load_file_located(path: Path) -> tuple[list[tuple[Article, str]], list[LoadError]]:

@@ -30,7 +30,8 @@ class FolderSyncStats(SyncStats):
 
     `errors` has one "<file>[:<line>]: <problem>" per file or record left out (see
     `knowledge.sources.LoadError`); `kept_ids` are the indexed articles left at their last good
-    version because their file or record is now broken; `deletions_held` is True when a broken
+    version because their file or record is now broken; `ignored` lists the folder's files of
+    other types (`knowledge.sources.SUPPORTED_SUFFIXES`), which are not indexed; `deletions_held` is True when a broken
     file's ids could not be read, so no article was deleted at all in this run (the next clean run
     deletes what is really gone). Not meant to be added to other stats.
     """
@@ -38,6 +39,7 @@ class FolderSyncStats(SyncStats):
     errors: tuple[str, ...] = ()
     kept_ids: tuple[str, ...] = ()
     deletions_held: bool = False
+    ignored: tuple[str, ...] = ()  # files of an unsupported type, not indexed (not an error)
 
 
 def sync_folder(
@@ -70,7 +72,8 @@ def sync_folder(
         kept = not_loaded & {article_id for error in loaded.errors for article_id in error.article_ids}
     # `apply`, not `sync`: `sync` deletes every indexed article missing from its input, kept ones too.
     stats = index.apply(articles, not_loaded - kept, source=FOLDER_SOURCE, progress=progress)
-    return FolderSyncStats(**stats.__dict__, errors=errors, kept_ids=tuple(sorted(kept)), deletions_held=deletions_held)
+    return FolderSyncStats(**stats.__dict__, errors=errors, kept_ids=tuple(sorted(kept)), deletions_held=deletions_held,
+                           ignored=loaded.ignored)
 
 
 def sync_zendesk(

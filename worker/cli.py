@@ -123,6 +123,7 @@ def kb_sync(path: Path | None, source: str | None, full: bool, allow_empty: bool
     .env. Unchanged articles embed nothing.
     """
     from integrations.base import HelpdeskError
+    from knowledge.sources import SUPPORTED_SUFFIXES
     from worker.kb import run_sync
 
     if (path is None) == (source is None):
@@ -151,6 +152,14 @@ def kb_sync(path: Path | None, source: str | None, full: bool, allow_empty: bool
         f"{f', {stats.skipped} without text' if stats.skipped else ''}; "
         f"{stats.chunks_embedded} chunks embedded in {stats.seconds:.1f} s"
     )
+    ignored = getattr(stats, "ignored", ())  # only folder syncs see files of other types
+    if ignored:
+        kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        click.echo(f"{len(ignored)} files not indexed (Deskhand reads {kinds}; convert them to Markdown or HTML):", err=True)
+        for file in ignored[:20]:
+            click.echo(f"  {file}", err=True)
+        if len(ignored) > 20:
+            click.echo(f"  … and {len(ignored) - 20} more", err=True)
     errors = getattr(stats, "errors", ())  # only folder syncs skip bad files
     if errors:
         click.echo(f"{len(errors)} files or records skipped (fix them and sync again):", err=True)

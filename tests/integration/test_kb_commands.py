@@ -56,6 +56,17 @@ def test_an_empty_folder_does_not_wipe_the_index_unless_asked(settings, tmp_path
     assert "34 deleted" in run("sync", str(empty), "--allow-empty").output
 
 
+def test_sync_names_the_files_it_does_not_index(settings, tmp_path) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "returns.md").write_text("# Returns\nYou can return items within 30 days of delivery.\n", encoding="utf-8")
+    (folder / "warranty.pdf").write_bytes(b"%PDF-1.7")
+    result = CliRunner().invoke(cli.main, ["kb", "sync", str(folder)])
+    assert result.exit_code == 0 and "1 added" in result.output
+    assert "1 files not indexed (Deskhand reads .htm, .html, .json, .jsonl, .markdown, .md" in result.output
+    assert str(folder / "warranty.pdf") in result.output
+
+
 def test_empty_search_text_is_a_usage_error(settings) -> None:
     result = CliRunner().invoke(cli.main, ["kb", "search", "  "])
     assert result.exit_code == 2 and "TEXT is empty" in result.output

@@ -413,3 +413,16 @@ def test_non_utf8_file_names_the_file(tmp_path: Path) -> None:
     later.write_bytes(b"# Fine\nStill fine.\nCaf\xe9\n")
     with pytest.raises(ValueError, match=r"later\.md:3: not valid UTF-8"):
         load_path(later)
+
+
+def test_a_folder_lists_the_files_it_cannot_read_instead_of_dropping_them_silently(tmp_path: Path) -> None:
+    from knowledge.sources import load_articles
+
+    (tmp_path / "returns.md").write_text("# Returns\nReturn within 30 days.\n", encoding="utf-8")
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "warranty.pdf").write_bytes(b"%PDF-1.7")
+    (tmp_path / "notes.txt").write_text("draft", encoding="utf-8")
+    (tmp_path / ".DS_Store").write_bytes(b"\0")
+    report = load_articles(tmp_path)
+    assert [a.id for a in report.articles] == ["returns"] and report.errors == ()
+    assert report.ignored == (str(tmp_path / "notes.txt"), str(tmp_path / "policies" / "warranty.pdf"))
