@@ -30,10 +30,10 @@ class FolderSyncStats(SyncStats):
 
     `errors` has one "<file>[:<line>]: <problem>" per file or record left out (see
     `knowledge.sources.LoadError`); `kept_ids` are the indexed articles left at their last good
-    version because their file or record is now broken; `ignored` lists the folder's files of
-    other types (`knowledge.sources.SUPPORTED_SUFFIXES`), which are not indexed; `deletions_held` is True when a broken
+    version because their file or record is now broken; `deletions_held` is True when a broken
     file's ids could not be read, so no article was deleted at all in this run (the next clean run
-    deletes what is really gone). Not meant to be added to other stats.
+    deletes what is really gone); `ignored` lists the folder's files of other types (see
+    `knowledge.sources.SUPPORTED_SUFFIXES`), which are not indexed. Not meant to be added to other stats.
     """
 
     errors: tuple[str, ...] = ()

@@ -546,7 +546,8 @@ def _pick_sentences(
         heading_vec = cache.embed([heading])[0] if heading else None
         for unit in _units(p_idx, texts, vectors, (vectors @ query_vec).tolist(), section_starts(passage.text), heading, heading_vec):
             text = " ".join(unit.parts)
-            if unit.sim >= MIN_SENTENCE_SCORE and word_count(text) >= 5 and (unit.is_list or not (_CROSS_REFERENCE.search(text) or _DANGLING.search(text))):
+            points_away = not unit.is_list and bool(_CROSS_REFERENCE.search(text) or _DANGLING.search(text))
+            if unit.sim >= MIN_SENTENCE_SCORE and word_count(text) >= 5 and not points_away:
                 # the passage's own relevance counts as much as the sentence's
                 candidates.append((0.5 * unit.sim + 0.5 * passage.score, unit))
     candidates.sort(key=lambda c: c[0], reverse=True)
