@@ -405,6 +405,11 @@ def detect_sentiment(text: str) -> str:
 _STEERING = re.compile(
     r"ignore (?:all |any |your |the |my )?(?:previous |prior |above |earlier )?(?:rules|instructions|guidelines|policy|policies|prompts?)"
     r"|disregard (?:your|the|all|any|previous|prior) (?:rules|instructions|guidelines|policy|policies)"
+    # the same in the other languages triage detects (es, pt, fr, it, de, nl)
+    r"|ignora(?:r|d)? (?:todas |tutte )?(?:las |as |le )?(?:instrucciones|instruções|instrucoes|istruzioni|reglas|regole)"
+    r"|ignore[rz]? (?:toutes |todas )?(?:les |as )?(?:instructions|instruções|consignes|règles|regras)"
+    r"|ignorier(?:e|en)? (?:alle |deine |die )?(?:vorherigen |bisherigen )?(?:anweisungen|regeln)"
+    r"|negeer (?:alle |je |de )?(?:vorige |eerdere )?(?:instructies|regels)"
     r"|forget (?:your|all|the|previous) (?:rules|instructions)"
     # "you are now" a role or mode, not "you are now my favourite shop"
     r"|you are now (?:(?:a|an|the|my|in)\b[^.!?\n]{0,20}?)?\b(?:manager|agent|admin\w*|assistant|supervisor|ai|bot|"
@@ -453,7 +458,8 @@ _RISKS = {
     r"my bank (?:to|will|is going to)|reverse the (?:charge|payment)|(?:claim|complaint) with my (?:bank|card issuer)|"
     r"paypal (?:dispute|claim))\b",
     "self_harm": r"\b(?:kill(?:ing)? myself|suicid\w*|end (?:my life|it all)|self[- ]harm|hurt myself|"
-    r"don't want to (?:live|be alive)|no reason to live|"
+    r"(?:don't|do not) want to (?:live|be alive)|no reason to live|i (?:just |really |only )?(?:want|wanna) to die|"
+    r"wish i (?:was|were) dead|better off dead|take my (?:own )?life|"
     # de, fr, es, pt, it, nl
     r"suizid\w*|(?:will|möchte) (?:nicht mehr leben|sterben)|mich umbringen|je veux mourir|me suicider|"
     r"(?:quiero|quero) morir(?:me)?|quero morrer|matarme|voglio morire|uccidermi|ik wil dood|zelfmoord)\b",
