@@ -355,6 +355,18 @@ class KnowledgeIndex:
                 plan.removed_articles.append(article_id)
         return self._execute(plan, started, None)
 
+    def relabel_source(self, old: str, new: str) -> int:
+        """Move every chunk of source `old` to source `new`: metadata only, nothing is re-embedded.
+        Returns how many chunks moved."""
+        ids = [chunk_id for chunk_id, _, meta in self._all_rows(include=["metadatas"])
+               if str(meta.get("source", DEFAULT_SOURCE)) == old]
+        for batch in _batches(ids, _PAGE_SIZE):
+            page = self._col.get(ids=list(batch), include=["metadatas"])
+            self._col.update(ids=page["ids"], metadatas=[{**(meta or {}), "source": new} for meta in page["metadatas"]])
+        if ids:
+            self._bump_revision()
+        return len(ids)
+
     def _prepare(self, articles: Iterable[Article]) -> tuple[dict[str, tuple[Article, str, list[Chunk]]], int]:
         wanted: dict[str, tuple[Article, str, list[Chunk]]] = {}
         seen: set[str] = set()

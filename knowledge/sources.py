@@ -70,7 +70,7 @@ class LoadReport:
 
     articles: tuple[Article, ...]
     errors: tuple[LoadError, ...]
-    ignored: tuple[str, ...] = ()  # files of a folder with an unsupported type (a PDF, a .txt), as paths
+    ignored: tuple[str, ...] = ()  # "<file>: <why>" per file of a folder that is not read (a PDF, a symbolic link)
 
 
 def load_path(path: Path) -> list[Article]:
@@ -107,8 +107,8 @@ def load_articles(path: Path) -> LoadReport:
     A malformed Markdown or HTML file, an unreadable or unparseable file, and a bad JSONL line or
     JSON record is left out with a `LoadError`; so is every article whose id appears more than
     once (one error per id, naming each place, the last first): which copy is right is the
-    author's call. The rest loads as `load_path` would. A folder's files of other types are listed
-    in `ignored`, so a caller can say so (a PDF dropped into the help-center folder is not indexed).
+    author's call. The rest loads as `load_path` would. A folder's files of other types and its
+    symbolic links (never followed) are listed in `ignored`, so a caller can say so.
     Raises FileNotFoundError if `path` does not exist and ValueError for a single file of an
     unsupported type (a folder ignores those).
     """
@@ -122,8 +122,14 @@ def load_articles(path: Path) -> LoadReport:
             for file in sorted(path.rglob("*"))
             if not any(part.startswith(".") for part in file.relative_to(path).parts) and file.is_file()
         ]
-        files = [file for file in visible if file.suffix.lower() in SUPPORTED_SUFFIXES]
-        ignored = [str(file) for file in visible if file.suffix.lower() not in SUPPORTED_SUFFIXES]
+        # A symbolic link is not followed: it may lead out of the approved folder (to any file the
+        # worker can read), and one to a file inside it is a second copy of an article.
+        files = [file for file in visible if file.suffix.lower() in SUPPORTED_SUFFIXES and not file.is_symlink()]
+        ignored = [
+            f"{file}: a symbolic link, not followed (copy the file into the folder)" if file.is_symlink()
+            else f"{file}: not a supported file type"
+            for file in visible if file not in files
+        ]
     elif path.suffix.lower() in SUPPORTED_SUFFIXES:
         files = [path]
     else:

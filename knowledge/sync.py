@@ -13,6 +13,7 @@ from pathlib import Path
 
 from knowledge import freshdesk_solutions, zendesk_hc
 from knowledge.approval import Allowlist
+from knowledge.chunking import split_sections
 from knowledge.freshdesk_solutions import FreshdeskSolutions
 from knowledge.index import KnowledgeIndex, Progress, SyncStats
 from knowledge.models import Article
@@ -21,7 +22,13 @@ from knowledge.zendesk_hc import ZendeskHelpCenter
 
 log = logging.getLogger(__name__)
 
-FOLDER_SOURCE = "folder"
+FOLDER_SOURCE = "folder"  # folder syncs before each folder had a source of its own (see `folder_source`)
+
+
+def folder_source(path: Path) -> str:
+    """The index source of the folder or file `path`: "folder:<absolute path>". Each folder is the
+    full set of its own articles only, so syncing a second folder never deletes the first one's."""
+    return f"{FOLDER_SOURCE}:{Path(path).resolve()}"
 
 
 @dataclass(frozen=True)
@@ -46,24 +53,38 @@ def sync_folder(
     index: KnowledgeIndex, path: Path, allow: Allowlist = Allowlist(), *, progress: Progress | None = None, allow_empty: bool = False
 ) -> FolderSyncStats:
     """Index the articles under `path` (see `knowledge.sources.load_articles`) that pass `allow`: the
-    full approved folder set, so articles removed from the folder (or the allowlist) disappear.
+    full approved set of that folder (its own source, `folder_source`), so articles removed from the
+    folder (or the allowlist) disappear; other folders' and sources' articles are never touched, and
+    an article whose id another source holds is left out with an error.
 
     A malformed file or record does not stop the sync: it is left out, named in `errors`, and the
     article it held keeps its indexed (last good) version: a typo must not delete approved content.
     Only an article whose file is gone, or that the allowlist no longer approves, is deleted.
     Raises FileNotFoundError if `path` does not exist, and ValueError when it yields no approved
-    article at all (unless `allow_empty`; the message lists every load error): an empty or wrongly
-    mounted folder would otherwise delete the whole help center, and every ticket would lose its sources.
+    article at all while the index holds some of its articles (unless `allow_empty`; the message
+    lists every load error): an empty or wrongly mounted folder would otherwise delete the whole help
+    center, and every ticket would lose its sources.
     """
     loaded = load_articles(path)
     articles = [a for a in loaded.articles if allow.allows(sections=(a.section,), labels=a.labels, locale=a.locale)]
     errors = tuple(error.message for error in loaded.errors)
-    if not articles and not allow_empty:
+    source = folder_source(path)
+    owners = _owners(index, source, {a.id for a in articles})
+    # an id another source already holds is that source's article: writing it here would move it
+    # back and forth between the two on every sync
+    taken = [a for a in articles if owners.get(a.id, source) != source]
+    errors += tuple(
+        f"{path}: article {a.id!r} (“{a.title}”) is already indexed from {owners[a.id]}; "
+        "article ids must be unique across folders and sources" for a in taken
+    )
+    articles = [a for a in articles if owners.get(a.id, source) == source]
+    indexed = {article_id for article_id, owner in owners.items() if owner == source}
+    if not articles and indexed and not allow_empty:
         problems = "".join(f"\n  {message}" for message in errors)
         raise ValueError(
-            f"{path}: no approved articles found; refusing to empty the index (`deskhand kb sync --allow-empty` does it on purpose){problems}"
+            f"{path}: no approved articles found; refusing to delete its {len(indexed)} indexed articles "
+            f"(`deskhand kb sync --allow-empty` does it on purpose){problems}"
         )
-    indexed = {info.id for info in index.article_infos() if info.source == FOLDER_SOURCE}
     not_loaded = indexed - {a.id for a in articles}
     deletions_held = not all(error.ids_known for error in loaded.errors)
     if deletions_held:
@@ -71,9 +92,24 @@ def sync_folder(
     else:
         kept = not_loaded & {article_id for error in loaded.errors for article_id in error.article_ids}
     # `apply`, not `sync`: `sync` deletes every indexed article missing from its input, kept ones too.
-    stats = index.apply(articles, not_loaded - kept, source=FOLDER_SOURCE, progress=progress)
+    stats = index.apply(articles, not_loaded - kept, source=source, progress=progress)
+    # the index counts articles without text (`skipped`); name them, as every other file left out is
+    empty = tuple(f"article {a.id!r} (“{a.title}”): no text to index" for a in articles if not split_sections(a.body))
     return FolderSyncStats(**stats.__dict__, errors=errors, kept_ids=tuple(sorted(kept)), deletions_held=deletions_held,
-                           ignored=loaded.ignored)
+                           ignored=loaded.ignored + empty)
+
+
+def _owners(index: KnowledgeIndex, source: str, ids: set[str]) -> dict[str, str]:
+    """{article id: its source} of the whole index. An index from before per-folder sources holds
+    one set of folder articles (a second folder's sync deleted the first's): the first folder synced
+    since that holds one of their ids (`ids`) is that folder and takes them all over (relabelled,
+    nothing re-embedded), so its files removed meanwhile still disappear."""
+    infos = index.article_infos()
+    legacy = {info.id for info in infos if info.source == FOLDER_SOURCE}
+    if legacy & ids:
+        index.relabel_source(FOLDER_SOURCE, source)
+        infos = index.article_infos()
+    return {info.id: info.source for info in infos}
 
 
 def sync_zendesk(

@@ -155,14 +155,14 @@ def kb_sync(path: Path | None, source: str | None, full: bool, allow_empty: bool
     ignored = getattr(stats, "ignored", ())  # only folder syncs see files of other types
     if ignored:
         kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
-        click.echo(f"{len(ignored)} files not indexed (Deskhand reads {kinds}; convert them to Markdown or HTML):", err=True)
-        for file in ignored[:20]:
-            click.echo(f"  {file}", err=True)
+        click.echo(f"{len(ignored)} file(s) not indexed (Deskhand reads {kinds}; convert others to Markdown or HTML):", err=True)
+        for line in ignored[:20]:
+            click.echo(f"  {line}", err=True)
         if len(ignored) > 20:
             click.echo(f"  … and {len(ignored) - 20} more", err=True)
     errors = getattr(stats, "errors", ())  # only folder syncs skip bad files
     if errors:
-        click.echo(f"{len(errors)} files or records skipped (fix them and sync again):", err=True)
+        click.echo(f"{len(errors)} file(s) or record(s) skipped (fix them and sync again):", err=True)
         for message in errors:
             click.echo(f"  {message}", err=True)
         kept = getattr(stats, "kept_ids", ())

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -46,14 +47,15 @@ def test_sync_a_folder_then_resync_embeds_nothing(settings) -> None:
     assert "0 added, 0 updated, 0 deleted, 34 unchanged; 0 chunks embedded" in again.output
 
 
-def test_an_empty_folder_does_not_wipe_the_index_unless_asked(settings, tmp_path) -> None:
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    assert run("sync", str(ROOT / "demo" / "help_center")).exit_code == 0
-    refused = CliRunner().invoke(cli.main, ["kb", "sync", str(empty)])
-    assert refused.exit_code == 1 and "refusing to empty the index" in refused.output
-    assert "0 added, 0 updated, 0 deleted, 34 unchanged" in run("sync", str(ROOT / "demo" / "help_center")).output
-    assert "34 deleted" in run("sync", str(empty), "--allow-empty").output
+def test_an_emptied_folder_does_not_wipe_its_articles_unless_asked(settings, tmp_path) -> None:
+    folder = tmp_path / "kb"
+    shutil.copytree(ROOT / "demo" / "help_center", folder)
+    assert run("sync", str(folder)).exit_code == 0
+    for file in folder.iterdir():
+        file.unlink()
+    refused = CliRunner().invoke(cli.main, ["kb", "sync", str(folder)])
+    assert refused.exit_code == 1 and "refusing to delete its 34 indexed articles" in refused.output
+    assert "34 deleted" in run("sync", str(folder), "--allow-empty").output
 
 
 def test_sync_names_the_files_it_does_not_index(settings, tmp_path) -> None:
@@ -63,8 +65,8 @@ def test_sync_names_the_files_it_does_not_index(settings, tmp_path) -> None:
     (folder / "warranty.pdf").write_bytes(b"%PDF-1.7")
     result = CliRunner().invoke(cli.main, ["kb", "sync", str(folder)])
     assert result.exit_code == 0 and "1 added" in result.output
-    assert "1 files not indexed (Deskhand reads .htm, .html, .json, .jsonl, .markdown, .md" in result.output
-    assert str(folder / "warranty.pdf") in result.output
+    assert "1 file(s) not indexed (Deskhand reads .htm, .html, .json, .jsonl, .markdown, .md" in result.output
+    assert f"{folder / 'warranty.pdf'}: not a supported file type" in result.output
 
 
 def test_empty_search_text_is_a_usage_error(settings) -> None:
@@ -151,7 +153,7 @@ def test_sync_reports_every_bad_file_syncs_the_rest_and_exits_non_zero(settings,
 
     assert result.exit_code == 1
     assert "1 added, 0 updated, 0 deleted" in result.output
-    assert "2 files or records skipped" in result.output
+    assert "2 file(s) or record(s) skipped" in result.output
     assert f"{folder / 'bad.md'}:2: invalid YAML" in result.output and f"{folder / 'never.md'}:1: front matter" in result.output
 
 

@@ -182,7 +182,7 @@ def test_each_source_owns_its_articles(index: KnowledgeIndex, tmp_path: Path) ->
     assert {a.id for a in index.article_infos()} == {"returns", "zendesk:1"}
 
     (folder / "returns.md").unlink()
-    with pytest.raises(ValueError, match="refusing to empty the index"):
+    with pytest.raises(ValueError, match="refusing to delete its 1 indexed articles"):
         sync_folder(index, folder)  # an emptied folder is refused by default...
     stats = sync_folder(index, folder, allow_empty=True)  # ...the folder is the full folder set: zendesk's article stays
     assert stats.deleted == 1
@@ -327,3 +327,80 @@ def test_a_file_overwritten_with_bytes_that_are_not_text_keeps_its_article(index
     assert (stats.added, stats.deleted, stats.deletions_held) == (0, 0, True)
     assert len(stats.errors) == 1 and "shipping-times.md:1: not a text file (control character 0x00)" in stats.errors[0]
     assert {a.id for a in index.article_infos()} == {"hc-101", "returns"}
+
+
+# --- several folders, symbolic links, an index from before per-folder sources ------------------
+
+
+def test_two_folders_keep_each_others_articles(index: KnowledgeIndex, tmp_path: Path) -> None:
+    main, extra = tmp_path / "kb", tmp_path / "extra"
+    main.mkdir()
+    extra.mkdir()
+    (main / "returns.md").write_text("# Returns\nReturn within 30 days.\n")
+    (main / "shipping.md").write_text("# Shipping\nShipping takes 3 days.\n")
+    (extra / "gift-cards.md").write_text("# Gift cards\nGift cards never expire.\n")
+
+    sync_folder(index, main)
+    stats = sync_folder(index, extra)  # used to delete returns and shipping: every folder was one source
+
+    assert (stats.added, stats.deleted) == (1, 0)
+    assert {a.id for a in index.article_infos()} == {"returns", "shipping", "gift-cards"}
+    (main / "shipping.md").unlink()
+    assert sync_folder(index, main).deleted == 1  # a folder is still the full set of its own articles
+    assert {a.id for a in index.article_infos()} == {"returns", "gift-cards"}
+
+
+def test_a_folder_cannot_take_an_article_another_folder_holds(index: KnowledgeIndex, tmp_path: Path) -> None:
+    main = tmp_path / "kb"
+    (main / "nested").mkdir(parents=True)
+    (main / "returns.md").write_text("# Returns\nReturn within 30 days.\n")
+    (main / "nested" / "shipping.md").write_text("# Shipping\nShipping takes 3 days.\n")
+    sync_folder(index, main)
+
+    stats = sync_folder(index, main / "nested")  # its one article belongs to kb
+
+    assert (stats.added, stats.deleted) == (0, 0)
+    assert len(stats.errors) == 1 and "article 'shipping' (“Shipping”) is already indexed from folder:" in stats.errors[0]
+    assert {a.id for a in index.article_infos()} == {"returns", "shipping"}
+    assert sync_folder(index, main).unchanged == 2  # and kb still holds it
+
+
+def test_an_index_from_before_per_folder_sources_is_taken_over_without_re_embedding(index: KnowledgeIndex, tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "returns.md").write_text("# Returns\nReturn within 30 days.\n")
+    (folder / "shipping.md").write_text("# Shipping\nShipping takes 3 days.\n")
+    from knowledge.sources import load_path
+
+    index.apply(load_path(folder), source="folder")  # what a folder sync wrote before
+    (folder / "shipping.md").unlink()
+    stats = sync_folder(index, folder)
+
+    assert (stats.unchanged, stats.deleted, stats.chunks_embedded) == (1, 1, 0)
+    assert {(a.id, a.source) for a in index.article_infos()} == {("returns", f"folder:{folder.resolve()}")}
+
+
+def test_symbolic_links_are_not_followed(index: KnowledgeIndex, tmp_path: Path) -> None:
+    folder, outside = tmp_path / "kb", tmp_path / "secrets.md"
+    folder.mkdir()
+    outside.write_text("# Admin passwords\nThe root password is hunter2.\n")
+    (folder / "returns.md").write_text("# Returns\nReturn within 30 days.\n")
+    (folder / "passwords.md").symlink_to(outside)
+    (folder / "returns-copy.md").symlink_to(folder / "returns.md")  # would be a duplicate id
+
+    stats = sync_folder(index, folder)
+
+    assert {a.id for a in index.article_infos()} == {"returns"} and stats.errors == ()
+    assert stats.ignored == (
+        f"{folder / 'passwords.md'}: a symbolic link, not followed (copy the file into the folder)",
+        f"{folder / 'returns-copy.md'}: a symbolic link, not followed (copy the file into the folder)",
+    )
+
+
+def test_an_article_without_text_is_named(index: KnowledgeIndex, tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "returns.md").write_text("# Returns\nReturn within 30 days.\n")
+    (folder / "draft.md").write_text("---\nid: hc-900\ntitle: Coming soon\n---\n")
+    stats = sync_folder(index, folder)
+    assert stats.skipped == 1 and stats.ignored == ("article 'hc-900' (“Coming soon”): no text to index",)
