@@ -52,8 +52,12 @@ class LocalHelpdesk:
         self._thread_lock = threading.Lock()  # flock also serializes threads; this keeps it cheap
 
     def fetch_ticket(self, ticket_id: int) -> Ticket:
-        """The ticket and its messages, oldest first (ties keep file order)."""
-        return ticket_from_json(self._read(int(ticket_id)))
+        """The ticket and its messages, oldest first (ties keep file order). Raises TicketNotFound,
+        and PermanentHelpdeskError for a file that is not a ticket or holds another ticket's id."""
+        ticket = ticket_from_json(self._read(int(ticket_id)))
+        if ticket.id != int(ticket_id):
+            raise PermanentHelpdeskError(f"{self._path(ticket_id)} holds ticket {ticket.id}, not {ticket_id}")
+        return ticket
 
     def post_note(
         self,
@@ -120,6 +124,8 @@ class LocalHelpdesk:
             text = self._path(ticket_id).read_text(encoding="utf-8")
         except FileNotFoundError as exc:
             raise TicketNotFound(f"no local ticket {ticket_id} in {self.root}") from exc
+        except UnicodeDecodeError as exc:
+            raise PermanentHelpdeskError(f"{self._path(ticket_id)} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
         try:
             data = json.loads(text)
         except ValueError as exc:
@@ -143,12 +149,19 @@ class LocalHelpdesk:
                 fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
 
 
-def ticket_from_json(data: dict[str, Any]) -> Ticket:
-    """Build a `Ticket` from the local JSON format; raises `PermanentHelpdeskError` on a bad file."""
+def ticket_from_json(data: Any) -> Ticket:
+    """Build a `Ticket` from the local JSON format (demo/tickets/*.json: `id`, and per message `id`,
+    `created_at` and `author_role`); raises `PermanentHelpdeskError` naming the field on a bad file."""
+    if not isinstance(data, dict):
+        raise PermanentHelpdeskError(f"not a ticket: expected a JSON object, got {type(data).__name__}")
+    where = "ticket"
     try:
         requester = data.get("requester") or {}
         messages = []
-        for m in data.get("messages") or ():
+        for n, m in enumerate(data.get("messages") or ()):
+            where = f"messages[{n}]"
+            if not isinstance(m, dict):
+                raise PermanentHelpdeskError(f"local ticket {data.get('id')!r}: {where} is not a JSON object")
             role = m.get("author_role", "requester")
             if role not in _ROLES:
                 raise PermanentHelpdeskError(f"unknown author_role {role!r} in local ticket {data.get('id')}")
@@ -164,6 +177,7 @@ def ticket_from_json(data: dict[str, Any]) -> Ticket:
                     attachments=len(m.get("attachments") or ()),
                 )
             )
+        where = "ticket"
         messages.sort(key=lambda msg: msg.created_at)
         return Ticket(
             id=int(data["id"]),
@@ -176,8 +190,10 @@ def ticket_from_json(data: dict[str, Any]) -> Ticket:
             locale=data.get("locale"),
             fields={str(k): str(v) for k, v in (data.get("fields") or {}).items()},
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PermanentHelpdeskError(f"local ticket {data.get('id')!r} is malformed ({exc})") from exc
+    except KeyError as exc:
+        raise PermanentHelpdeskError(f"local ticket {data.get('id')!r}: {where} has no {exc.args[0]!r} field") from exc
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise PermanentHelpdeskError(f"local ticket {data.get('id')!r}: {where} is malformed ({exc})") from exc
 
 
 _BLOCK_TAGS = ("p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote", "pre", "table")

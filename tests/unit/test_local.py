@@ -105,6 +105,23 @@ def test_malformed_file_is_permanent(root, content):
         LocalHelpdesk(root).fetch_ticket(1001)
 
 
+def test_bad_ticket_files_name_what_is_wrong(root):
+    from integrations.local import ticket_from_json
+
+    with pytest.raises(PermanentHelpdeskError, match="not a ticket: expected a JSON object, got list"):
+        ticket_from_json([1, 2])
+    with pytest.raises(PermanentHelpdeskError, match=r"local ticket 1: messages\[0\] has no 'id' field"):
+        ticket_from_json({"id": 1, "messages": [{"body": "hi"}]})
+    with pytest.raises(PermanentHelpdeskError, match=r"messages\[1\] is not a JSON object"):
+        ticket_from_json({"id": 1, "messages": [{"id": "m1", "created_at": "2026-11-20T10:00:00Z"}, "hi"]})
+    (root / "1002.json").write_bytes(b'{"id": 1002, "subject": "caf\xe9"}')
+    with pytest.raises(PermanentHelpdeskError, match="1002.json is not UTF-8 text"):
+        LocalHelpdesk(root).fetch_ticket(1002)
+    (root / "1003.json").write_text('{"id": 9999, "messages": []}', encoding="utf-8")
+    with pytest.raises(PermanentHelpdeskError, match="1003.json holds ticket 9999, not 1003"):
+        LocalHelpdesk(root).fetch_ticket(1003)
+
+
 def test_writes_leave_no_temp_files(desk, root):
     desk.add_tags(1001, ["a"])
     desk.post_note(1001, "<p>x</p>")
