@@ -27,15 +27,34 @@ def _detector(codes: tuple[str, ...]) -> LanguageDetector:
     return LanguageDetectorBuilder.from_languages(*languages).build()
 
 
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00C0-\u024F\u1E00-\u1EFF]")
+_LATIN_LANGUAGES = frozenset(lang.iso_code_639_1.name.lower() for lang in Language.all_with_latin_script())
+
+
+@lru_cache(maxsize=1)
+def _other_script_detector() -> LanguageDetector:
+    """A detector over every language lingua knows that is not written in Latin script (Arabic,
+    Russian, Greek, Chinese…); low-accuracy mode, since the script itself narrows the choice."""
+    others = [lang for lang in Language.all() if lang not in Language.all_with_latin_script()]
+    return LanguageDetectorBuilder.from_languages(*others).with_low_accuracy_mode().build()
+
+
 def detect_language(text: str, candidates: tuple[str, ...], fallback: str) -> tuple[str, float, bool]:
     """(ISO 639-1 code, confidence 0..1, detected) for `text` among `candidates`.
 
     `detected` is False when the text is too short or too ambiguous to tell; the code is then
-    `fallback` (the ticket's locale or the first supported language) and the confidence 0.
+    `fallback` (the ticket's locale or the first supported language) and the confidence 0. A text
+    mostly in another script than every candidate's (Arabic, Cyrillic…) is detected as its own
+    language, so it is never mistaken for the fallback.
     """
     words = re.findall(r"[^\W\d_]+", text)
     if not words:
         return fallback, 0.0, False
+    letters = "".join(words)
+    if set(candidates) <= _LATIN_LANGUAGES and len(_LATIN_LETTER.findall(letters)) < len(letters) / 2:
+        found = _other_script_detector().compute_language_confidence_values(text)
+        if found:
+            return found[0].language.iso_code_639_1.name.lower(), float(found[0].value), True
     values = _detector(tuple(sorted(set(candidates)))).compute_language_confidence_values(text)
     if not values:
         return fallback, 0.0, False

@@ -148,6 +148,16 @@ def test_language_on_long_and_short_texts():
     assert detect_language("12345", codes, "nl") == ("nl", 0.0, False)
 
 
+def test_a_ticket_in_another_script_is_never_taken_for_the_fallback_language():
+    codes = ("en", "es", "fr", "de", "it", "nl", "pt")
+    assert detect_language("مرحبا، لم يصل طلبي بعد. أين هو؟", codes, "en")[::2] == ("ar", True)
+    assert detect_language("Здравствуйте, мой заказ LK-4830571 до сих пор не пришёл", codes, "en")[::2] == ("ru", True)
+    r = run(message(1, "مرحبا، لم يصل طلبي بعد. أين هو؟"))
+    assert r.language == "ar" and r.category == UNKNOWN
+    # a Latin-script ticket quoting a few foreign words is still read among the candidates
+    assert detect_language("My order from the Москва shop has not arrived yet, where is it?", codes, "en")[0] == "en"
+
+
 def test_short_ticket_falls_back_to_the_ticket_locale_but_is_still_triaged():
     r = run(message(1, "parcel?"), locale="de")
     assert r.language == "de" and r.category == "shipping"  # too short to tell: the locale, still triaged
