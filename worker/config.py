@@ -110,7 +110,14 @@ class UrgencyConfig(_Strict):
     high: list[str] = []
     low: list[str] = []
     tier_field: str = ""  # ticket field holding the customer tier ("" = not used)
-    tiers: dict[str, Urgency] = {}  # tier value (lower-case) → the least urgency its tickets get
+    tiers: dict[str, Urgency] = {}  # tier value (matched case-insensitively) → the least urgency its tickets get
+
+    _phrases = field_validator("urgent", "high", "low")(_check_phrases)  # "" would match every ticket
+
+    @field_validator("tiers")
+    @classmethod
+    def _lower_tiers(cls, v: dict[str, Urgency]) -> dict[str, Urgency]:
+        return {tier.strip().lower(): urgency for tier, urgency in v.items()}
 
 
 class LanguageConfig(_Strict):
@@ -168,6 +175,15 @@ class TriageConfig(_Strict):
     def _names(cls, v: dict[str, CategoryConfig]) -> dict[str, CategoryConfig]:
         if "unknown" in v:
             raise ValueError("'unknown' is reserved for tickets triage abstains on")
+        # one example or keyword in two categories teaches both answers at once
+        for kind in ("examples", "keywords"):
+            seen: dict[str, str] = {}
+            for name, category in v.items():
+                for text in getattr(category, kind):
+                    key = " ".join(text.casefold().split())
+                    if seen.get(key, name) != name:
+                        raise ValueError(f"{kind[:-1]} {text!r} is in both {seen[key]} and {name}; keep it in one category")
+                    seen[key] = name
         return v
 
 

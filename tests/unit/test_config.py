@@ -287,3 +287,20 @@ def test_category_names_are_checked_where_they_are_defined(tmp_path, name):
         load_config(write(tmp_path, triage=bad))
     msg = str(err.value)
     assert msg.startswith(f"{tmp_path / 'triage.yaml'}:8: categories.{name}: category name must be lowercase letters, digits and '_'")
+
+
+def test_an_empty_urgency_phrase_is_an_error(tmp_path):
+    bad = TRIAGE + 'urgency:\n  urgent:\n    - "asap"\n    - ""\n'
+    with pytest.raises(ConfigError, match=r"triage.yaml:\d+: urgency.urgent: .*phrases must be non-empty strings"):
+        load_config(write(tmp_path, triage=bad))
+
+
+def test_one_example_in_two_categories_is_an_error(tmp_path):
+    bad = TRIAGE.replace('examples: ["I want my money back"]', 'examples: ["I want my money back", "Where is my  PARCEL"]')
+    with pytest.raises(ConfigError, match=r"categories: .*example 'Where is my  PARCEL' is in both shipping and refunds"):
+        load_config(write(tmp_path, triage=bad))
+
+
+def test_customer_tiers_match_whatever_their_case(tmp_path):
+    cfg = load_config(write(tmp_path, triage=TRIAGE + "urgency:\n  tier_field: plan\n  tiers: {Enterprise: high}\n"))
+    assert cfg.triage.urgency.tiers == {"enterprise": "high"}
