@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
 from pathlib import Path
@@ -30,6 +31,8 @@ def main() -> None:
     # libraries that log while it runs; structlog would otherwise print to stdout.
     s = get_settings()
     configure_logging(s.log_level, s.log_json)
+    if s.log_level.upper() == "INFO":  # its "Loading SentenceTransformer model…" line read as an error to new users
+        logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
 
 
 @main.command()
@@ -323,6 +326,8 @@ def triage(text: str | None, ticket_file: Path | None, as_json: bool) -> None:
             ticket = ticket_from_json(json.loads(ticket_file.read_text(encoding="utf-8")))
         except (ValueError, PermanentHelpdeskError) as exc:
             raise click.ClickException(f"{ticket_file}: {exc}") from exc
+    elif text is not None and not text.strip():
+        raise click.UsageError("TEXT is empty")
     elif text:
         from worker.evaluate import ticket_from_text
 

@@ -196,6 +196,20 @@ def offline_candidate(
     return Candidate(claims=tuple(claims), remarks=pointer)
 
 
+_NOT_WORDS = re.compile(r"\S*(?:://|www\.|@)\S*|\S*\d\S*")  # links, e-mail addresses, order and tracking numbers
+MIN_REQUEST_WORDS = 2
+THIN_REQUEST = "The message has too few words to answer (only a link, a number or a word or two): ask the customer what they need."
+
+
+def too_little_to_answer(ticket: Ticket) -> bool:
+    """True when the subject and the latest customer message hold fewer than `MIN_REQUEST_WORDS`
+    words once links, e-mail addresses and numbers are left out: a bare order link or tracking
+    number says nothing about what the customer wants, and a draft would guess."""
+    latest = ticket.latest_customer_message()
+    text = f"{ticket.subject} {latest.body if latest is not None else ''}"
+    return len(re.findall(r"[^\W\d_]{2,}", _NOT_WORDS.sub(" ", text))) < MIN_REQUEST_WORDS
+
+
 def customer_questions(ticket: Ticket) -> list[str]:
     """The questions and requests of the latest customer message (`split_questions`), without the
     sentences triage found addressed to Deskhand (those are not the customer's questions to answer)."""
@@ -311,7 +325,9 @@ def draft(
     `citations[n-1]` is its passage; `body` is "" when the role forbids a draft or nothing supports one.
     """
     candidate = Candidate()
-    if triage.role in ("draft", "constrained_draft"):
+    if triage.role in ("draft", "constrained_draft") and too_little_to_answer(ticket):
+        candidate = Candidate(reason=THIN_REQUEST)
+    elif triage.role in ("draft", "constrained_draft"):
         ask = ask_for(missing_fact_keys(ticket, category), triage.language)
         budget = max_words - word_count(ask) - word_count(frame.greeting) - word_count(frame.closing)
         questions = customer_questions(ticket)
@@ -359,7 +375,7 @@ def compose_draft(
     budget = llm_budget if llm_budget is not None else llm.new_budget()
     remarks: list[str] = []
     result = offline
-    if triage.role in ("draft", "constrained_draft") and passages:
+    if triage.role in ("draft", "constrained_draft") and passages and not too_little_to_answer(ticket):
         try:
             candidate = llm.propose(ticket, triage, passages, budget=budget, max_words=max_words)
             checked = check_draft(candidate, ticket=ticket, triage=triage, passages=passages, category=category, frame=frame,

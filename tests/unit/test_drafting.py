@@ -282,3 +282,14 @@ def test_it_is_named_only_after_a_product_a_title_also_names():
     assert named_question("Why is the kettle noisy?", "My Brew Kettle is noisy.", [kettle]) == "Why is the kettle noisy?"
     # "Why" opens the title: a title's first word is no product name
     assert named_question("Why is it noisy?", "Why? It is noisy.", [kettle]) == "Why is it noisy?"
+
+
+def test_a_bare_link_or_number_gets_no_draft():
+    from worker.drafting import THIN_REQUEST, too_little_to_answer
+
+    d = run("https://larkspur.example/orders/LK-4830571 shipping")
+    assert not d.has_draft and d.reason == THIN_REQUEST
+    assert too_little_to_answer(ticket(message(1, "LK-4830571 jo@example.com")))
+    assert not too_little_to_answer(ticket(message(1, "https://larkspur.example/orders/LK-4830571"), subject="Where is my order?"))
+    assert not too_little_to_answer(ticket(message(1, "refund pls")))
+    assert run("How many business days does standard shipping take? Order LK-4830571").has_draft
