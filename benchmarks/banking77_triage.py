@@ -12,6 +12,11 @@ plus classifying it). Prints a table, then one JSON object as the last line. Nev
 
     .venv/bin/python benchmarks/banking77_triage.py [--data ../shared/data] [--shots 10] [--seeds 5]
 
+`--unlabeled` is the semi-supervised setting: each draw's classifier also self-trains on the training
+messages that were not drawn, without their labels (read through `worker.triage.load_unlabeled`
+from a file, as ops would give past tickets; TRIAGE_UNLABELED_PATH in the worker). CPFT's published
+87.20 also learns from the data set's unlabelled messages.
+
 `--finetune` (an experiment, not what the worker ships) first fine-tunes a copy of MiniLM on each
 drawn taxonomy's examples (`worker.finetune`, contrastive, SetFit-style), then fits the same
 classifier on the fine-tuned embeddings; its fit time includes the fine-tune, and its ms per query
@@ -44,7 +49,7 @@ from worker.classifier import ClassifierParams  # noqa: E402
 from worker.config import CategoryConfig, TriageConfig  # noqa: E402
 from worker.settings import Settings  # noqa: E402
 from worker.finetune import FinetuneParams, finetune  # noqa: E402
-from worker.triage import Taxonomy, training_rows  # noqa: E402
+from worker.triage import Taxonomy, load_unlabeled, training_rows  # noqa: E402
 
 
 def read_csv(path: Path) -> list[tuple[str, str]]:
@@ -130,14 +135,25 @@ def ece(correct: np.ndarray, confidence: np.ndarray, bins: int = 15) -> float:
     return float(total)
 
 
-def evaluate(examples, test, test_vecs, embedder, params, label_examples, tune: FinetuneParams | None = None) -> dict:
+def unlabeled_pool(train: list[tuple[str, str]], examples: dict[str, list[str]], work_dir: Path) -> tuple[str, ...]:
+    """The training messages not drawn as examples, without their labels, read back through the
+    product's own loader (`load_unlabeled`: redacted, deduplicated) from a file, as ops would give them."""
+    drawn = {t for texts in examples.values() for t in texts}
+    work_dir.mkdir(parents=True, exist_ok=True)
+    path = work_dir / "banking77-unlabeled.txt"
+    path.write_text("\n".join(t.replace("\n", " ") for t, _ in train if t not in drawn) + "\n", encoding="utf-8")
+    return load_unlabeled(path)
+
+
+def evaluate(examples, test, test_vecs, embedder, params, label_examples, tune: FinetuneParams | None = None,
+             unlabeled: tuple[str, ...] = ()) -> dict:
     cfg = taxonomy_config(examples, label_examples)
     start = time.perf_counter()
     if tune is not None:
         texts, names = training_rows(cfg)
         tag = hashlib.sha256(json.dumps([texts, names, tune.__dict__]).encode()).hexdigest()[:12]
         embedder = TunedEmbedder(finetune(embedder.embedder.model, texts, names, tune), f"{embedder.model_name_or_path}+finetuned-{tag}")
-    tax = Taxonomy.build(cfg, embedder, params=params)
+    tax = Taxonomy.build(cfg, embedder, params=params, unlabeled=unlabeled)
     fit_s = time.perf_counter() - start
     texts = [t for t, _ in test]
     gold = np.array([i for _, i in test])
@@ -216,6 +232,8 @@ def main() -> None:
     ap.add_argument("--no-word", action="store_true")
     ap.add_argument("--no-char", action="store_true")
     ap.add_argument("--finetune", action="store_true", help="experiment: fine-tune MiniLM on each taxonomy first")
+    ap.add_argument("--unlabeled", action="store_true",
+                    help="semi-supervised: also self-train on the training messages not drawn, without their labels")
     tune_defaults = FinetuneParams()
     ap.add_argument("--ft-epochs", type=int, default=tune_defaults.epochs)
     ap.add_argument("--ft-lr", type=float, default=tune_defaults.learning_rate)
@@ -248,11 +266,15 @@ def main() -> None:
     rows, figures = [], {"params": {**params.__dict__, "label_examples": label_examples}}
     if tune is not None:
         figures["finetune"] = tune.__dict__
+    figures["unlabeled"] = args.unlabeled
     few = []
     for seed in range(args.seeds):
-        r = evaluate(draw(train, args.shots, seed), test, test_vecs, embedder, params, label_examples, tune)
+        examples = draw(train, args.shots, seed)
+        pool = unlabeled_pool(train, examples, args.cache_dir) if args.unlabeled else ()
+        r = evaluate(examples, test, test_vecs, embedder, params, label_examples, tune, pool)
         few.append(r)
-        print(f"  {args.shots}-shot seed {seed}: accuracy {r['accuracy']:.4f}, fit {r['fit_s']:.1f} s", flush=True)
+        print(f"  {args.shots}-shot seed {seed}: accuracy {r['accuracy']:.4f}, fit {r['fit_s']:.1f} s"
+              + (f", {len(pool)} unlabelled messages" if pool else ""), flush=True)
     if few:
         figures[f"{args.shots}_shot"] = summarize(few)
         rows.append((f"{args.shots} per intent ({args.seeds} seeds)", figures[f"{args.shots}_shot"]))

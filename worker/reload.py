@@ -34,9 +34,10 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 class ConfigWatcher:
     """Watches the two files a Config came from."""
 
-    def __init__(self, config: Config, *, cache_dir: Path | None = None):
+    def __init__(self, config: Config, *, cache_dir: Path | None = None, unlabeled: tuple[str, ...] = ()):
         self.paths = (config.triage_path, config.routing_path)
         self.cache_dir = cache_dir
+        self.unlabeled = unlabeled  # what a refit self-trains on (see worker.triage.load_unlabeled)
         self._seen = self._stamps()
         self._lock = threading.Lock()
 
@@ -57,7 +58,7 @@ class ConfigWatcher:
             config_dir = self.paths[0].parent
             try:
                 config = load_config(config_dir)
-                taxonomy = Taxonomy.build(config.triage, p.embedder, cache_dir=self.cache_dir)
+                taxonomy = Taxonomy.build(config.triage, p.embedder, cache_dir=self.cache_dir, unlabeled=self.unlabeled)
             except ConfigError as exc:
                 log.error("config_reload_failed", config_dir=str(config_dir), error=str(exc), kept="last good config")
                 return False

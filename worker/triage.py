@@ -53,13 +53,21 @@ class Embeds(Protocol):
 # The taxonomy: categories, their fitted classifier and their rules
 
 
-def taxonomy_key(config: TriageConfig, embedder: Embeds, params: ClassifierParams) -> str:
+def _texts_hash(texts: tuple[str, ...]) -> str:
+    return hashlib.sha256(json.dumps(texts, ensure_ascii=False).encode()).hexdigest()
+
+
+def taxonomy_key(config: TriageConfig, embedder: Embeds, params: ClassifierParams, unlabeled: tuple[str, ...] = ()) -> str:
     """sha256 of everything the fitted classifier depends on: the categories' names, labels,
-    descriptions and examples, the embedding model and the classifier's version and parameters."""
+    descriptions and examples, the embedding model, the classifier's version and parameters, and
+    the unlabelled messages it self-trains on (if any)."""
     model = getattr(embedder, "model_name_or_path", type(embedder).__qualname__)
     cats = [(n, c.label, c.description, list(c.examples)) for n, c in config.categories.items()]
     versions = [CLASSIFIER_VERSION, sklearn.__version__]  # a pickled fit is only read back by the same scikit-learn
-    blob = json.dumps([versions, asdict(params), str(model), cats], ensure_ascii=False, sort_keys=True)
+    parts: list = [versions, asdict(params), str(model), cats]
+    if unlabeled:  # keys of taxonomies without them stay what they were
+        parts.append(_texts_hash(unlabeled))
+    blob = json.dumps(parts, ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -82,16 +90,24 @@ _FIT_LOCK = threading.Lock()
 
 
 def fitted_classifier(
-    config: TriageConfig, embedder: Embeds, *, params: ClassifierParams | None = None, cache_dir: Path | None = None
+    config: TriageConfig,
+    embedder: Embeds,
+    *,
+    params: ClassifierParams | None = None,
+    cache_dir: Path | None = None,
+    unlabeled: tuple[str, ...] = (),
 ) -> tuple[str, Classifier]:
     """(key, classifier) for `config`, fitted once per distinct taxonomy.
 
     Looks in the process cache, then `cache_dir/taxonomy-<key>.pkl`, and fits (embedding every
     example) only when neither has it. A cache file that cannot be read is ignored and rewritten.
     The folder is Deskhand's own state (DATA_DIR/triage): pickles are only ever read from there.
+    With `unlabeled` messages (past tickets nobody labelled, see `load_unlabeled`), the fit
+    self-trains on them (`Classifier.self_trained`); their embeddings are kept in `cache_dir` too, so
+    a changed taxonomy refits without embedding them again.
     """
     params = params or ClassifierParams()
-    key = taxonomy_key(config, embedder, params)
+    key = taxonomy_key(config, embedder, params, unlabeled)
     with _FIT_LOCK:
         if key in _FITTED:
             _FITTED.move_to_end(key)
@@ -107,7 +123,11 @@ def fitted_classifier(
             texts, names = training_rows(config)
             vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
             clf = Classifier(params).fit(texts, vectors, names)
-            log.info("taxonomy_fitted", key=key[:12], categories=len(config.categories), examples=len(texts))
+            if unlabeled:
+                pool = _embedded(unlabeled, embedder, cache_dir)
+                clf = clf.self_trained(texts, vectors, names, list(unlabeled), pool)
+            log.info("taxonomy_fitted", key=key[:12], categories=len(config.categories), examples=len(texts),
+                     unlabeled=len(unlabeled))
             if path is not None:
                 try:
                     path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,6 +140,58 @@ def fitted_classifier(
         while len(_FITTED) > _FITTED_MAX:
             _FITTED.popitem(last=False)
         return key, clf
+
+
+def _embedded(texts: tuple[str, ...], embedder: Embeds, cache_dir: Path | None) -> np.ndarray:
+    """Embeddings of `texts`, read from or written to `cache_dir/unlabeled-<hash>.npy` when given."""
+    model = getattr(embedder, "model_name_or_path", type(embedder).__qualname__)
+    path = cache_dir / f"unlabeled-{_texts_hash((str(model), *texts))[:24]}.npy" if cache_dir else None
+    if path is not None and path.exists():
+        try:
+            vectors = np.load(path, allow_pickle=False)
+            if vectors.shape[0] == len(texts):
+                return vectors
+        except (OSError, ValueError) as exc:
+            log.warning("unlabeled_cache_unreadable", path=str(path), error=type(exc).__name__)
+    vectors = np.asarray(embedder.embed(list(texts)), dtype=np.float32)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            with open(tmp, "wb") as handle:
+                np.save(handle, vectors)
+            tmp.replace(path)
+        except OSError as exc:
+            log.warning("unlabeled_cache_unwritable", path=str(path), error=exc.strerror)
+    return vectors
+
+
+def load_unlabeled(path: Path, *, limit: int = 20_000) -> tuple[str, ...]:
+    """Past customer messages nobody labelled, for self-training: a `.txt` file (one message per
+    line) or a `.jsonl` file (a `text` or `body` field per line); blank and duplicate messages left
+    out, at most `limit` (the first ones). Personal data is redacted (`worker.redaction`), since
+    the fitted classifier keeps the messages' words. Raises FileNotFoundError, and ValueError naming
+    `file:line` for a JSONL line that is not an object with a text.
+    """
+    from worker.redaction import redact
+
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    texts: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if Path(path).suffix.lower() == ".jsonl":
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise ValueError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+            text = record.get("text") or record.get("body") if isinstance(record, dict) else None
+            if not isinstance(text, str):
+                raise ValueError(f"{path}:{number}: expected an object with a 'text' (or 'body') string")
+        else:
+            text = line
+        texts.append(redact(text)[0].strip())
+    return tuple(dict.fromkeys(t for t in texts if t))[:limit]
 
 
 @dataclass(frozen=True)
@@ -144,10 +216,17 @@ class Taxonomy:
 
     @classmethod
     def build(
-        cls, config: TriageConfig, embedder: Embeds, *, cache_dir: Path | None = None, params: ClassifierParams | None = None
+        cls,
+        config: TriageConfig,
+        embedder: Embeds,
+        *,
+        cache_dir: Path | None = None,
+        params: ClassifierParams | None = None,
+        unlabeled: tuple[str, ...] = (),
     ) -> "Taxonomy":
-        """Fit (or fetch from the cache) the classifier for `config` and compile its rules."""
-        key, clf = fitted_classifier(config, embedder, params=params, cache_dir=cache_dir)
+        """Fit (or fetch from the cache) the classifier for `config`, self-trained on `unlabeled`
+        messages when given (see `fitted_classifier`), and compile its rules."""
+        key, clf = fitted_classifier(config, embedder, params=params, cache_dir=cache_dir, unlabeled=unlabeled)
         rules = []
         for name, cat in config.categories.items():
             for kw in cat.keywords:

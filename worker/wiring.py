@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from integrations.base import Helpdesk
 from worker.config import load_config
 from worker.pipeline import Pipeline
 from worker.settings import Settings, get_settings
 from worker.store import Store
-from worker.triage import Taxonomy
+from worker.triage import Taxonomy, load_unlabeled
 
 
 def build_helpdesk(s: Settings) -> Helpdesk:
@@ -65,11 +66,12 @@ def build_pipeline(s: Settings, *, helpdesk: Helpdesk | None = None, with_store:
     config = load_config(s.config_dir)
     embedder = get_embedder(s.embedding_model)
     llm = build_llm(s)
+    unlabeled = load_unlabeled(Path(s.triage_unlabeled_path)) if s.triage_unlabeled_path else ()
     return Pipeline(
         helpdesk=helpdesk if helpdesk is not None else build_helpdesk(s),
         config=config,
-        taxonomy=Taxonomy.build(config.triage, embedder, cache_dir=s.data_dir / "triage"),
-        config_watcher=ConfigWatcher(config, cache_dir=s.data_dir / "triage"),
+        taxonomy=Taxonomy.build(config.triage, embedder, cache_dir=s.data_dir / "triage", unlabeled=unlabeled),
+        config_watcher=ConfigWatcher(config, cache_dir=s.data_dir / "triage", unlabeled=unlabeled),
         index=build_index(s),
         embedder=embedder,
         store=Store(s.db_url) if with_store else None,

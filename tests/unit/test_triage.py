@@ -403,3 +403,34 @@ def test_a_pattern_that_backtracks_forever_is_skipped_not_a_frozen_worker():
     assert tax.match_rules(text) is None  # the catastrophic pattern counts as no match
     assert time.perf_counter() - started < 5  # bounded by RULE_TIMEOUT_S per rule, not minutes
     assert tax.match_rules("aaaa")[0] == "shipping"  # the same pattern still matches where it can
+
+
+def test_unlabelled_messages_are_self_trained_on_and_embedded_once(tmp_path):
+    emb = CountingEmbedder()
+    _FITTED.clear()
+    pool = ("my parcel never came", "refund still not received", "cannot sign in since yesterday")
+    plain = Taxonomy.build(CFG, emb, cache_dir=tmp_path)
+    trained = Taxonomy.build(CFG, emb, cache_dir=tmp_path, unlabeled=pool)
+    assert trained.key != plain.key and len(trained.classifier._rows) > len(plain.classifier._rows)
+    assert emb.calls == 3  # the examples twice (two taxonomies), the pool once
+
+    cats = dict(CFG.categories)
+    cats["shipping"] = cats["shipping"].model_copy(update={"examples": [*cats["shipping"].examples, "parcel lost"]})
+    Taxonomy.build(CFG.model_copy(update={"categories": cats}), emb, cache_dir=tmp_path, unlabeled=pool)
+    assert emb.calls == 4  # a changed taxonomy re-embeds its examples, not the pool (cached beside the fit)
+
+
+def test_unlabelled_messages_load_from_text_or_jsonl_redacted(tmp_path):
+    from worker.triage import load_unlabeled
+
+    txt = tmp_path / "past.txt"
+    txt.write_text("where is my parcel\n\nwhere is my parcel\nmail me at jo.smith@example.com about my refund\n", encoding="utf-8")
+    texts = load_unlabeled(txt)
+    assert len(texts) == 2 and texts[0] == "where is my parcel"
+    assert "jo.smith@example.com" not in texts[1] and "about my refund" in texts[1]
+    jsonl = tmp_path / "past.jsonl"
+    jsonl.write_text('{"text": "parcel late"}\n{"body": "refund please"}\n', encoding="utf-8")
+    assert load_unlabeled(jsonl) == ("parcel late", "refund please")
+    jsonl.write_text('{"text": "parcel late"}\n["not", "an", "object"]\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"past.jsonl:2: expected an object with a 'text'"):
+        load_unlabeled(jsonl)
