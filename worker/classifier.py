@@ -88,12 +88,15 @@ class Classifier:
         index = {c: i for i, c in enumerate(self.classes)}
         y = np.array([index[label] for label in labels])
         p = self.params
+        # The n-gram vocabularies come from ops' examples only: a pseudo-labelled past ticket adds no
+        # word to what the fitted (and pickled) classifier keeps, so no password or name it held is stored.
+        own = texts[: len(texts) if examples is None else examples]
         if p.word_ngrams:
             self._word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True)
-            self._word.fit(texts)
+            self._word.fit(own)
         if p.char_ngrams:
             self._char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, lowercase=True)
-            self._char.fit(texts)
+            self._char.fit(own)
         features = self._features(texts, vectors)
         self._lr = LogisticRegression(C=p.c, max_iter=p.max_iter)
         self._lr.fit(features, y, sample_weight=sample_weight)

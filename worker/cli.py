@@ -52,12 +52,13 @@ def serve(host: str, port: int) -> None:
 
     from worker.celery_app import KNOWLEDGE_QUEUE, TICKETS_QUEUE, app
     from worker.web import create_app
-    from worker.wiring import worker_pipeline
+    from worker.wiring import unlabeled_messages, worker_pipeline
 
     s = get_settings()
     log = structlog.get_logger("deskhand.serve")
     try:
         load_config(s.config_dir)
+        unlabeled_messages(s)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     if not s.redis_url:
@@ -284,16 +285,18 @@ def config() -> None:
 
 @config.command("check")
 def config_check() -> None:
-    """Validate triage.yaml, routing.yaml and knowledge.yaml.
+    """Validate triage.yaml, routing.yaml and knowledge.yaml, and the TRIAGE_UNLABELED_PATH export.
 
     Reads them from CONFIG_DIR (default config/); an error names the file and line.
     """
     from worker.kb import allowlists
+    from worker.wiring import unlabeled_messages
 
     s = get_settings()
     try:
         cfg = load_config(s.config_dir)
         allowlists(s)
+        unlabeled_messages(s)
     except (ConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     unrouted = sorted(set(cfg.triage.categories) - set(cfg.routing.categories))

@@ -166,21 +166,36 @@ def _embedded(texts: tuple[str, ...], embedder: Embeds, cache_dir: Path | None) 
     return vectors
 
 
+UNLABELED_SUFFIXES = (".txt", ".jsonl")
+
+
 def load_unlabeled(path: Path, *, limit: int = 20_000) -> tuple[str, ...]:
     """Past customer messages nobody labelled, for self-training: a `.txt` file (one message per
     line) or a `.jsonl` file (a `text` or `body` field per line); blank and duplicate messages left
-    out, at most `limit` (the first ones). Personal data is redacted (`worker.redaction`), since
-    the fitted classifier keeps the messages' words. Raises FileNotFoundError, and ValueError naming
-    `file:line` for a JSONL line that is not an object with a text.
+    out, at most `limit` (the first ones; a warning says how many were left). E-mail addresses,
+    phone, card and IBAN numbers, addresses and names are redacted (`worker.redaction`); the fitted
+    classifier keeps no word of these messages in any case (see `Classifier.self_trained`).
+    Raises ValueError with a plain message: no such file, not a file, another suffix, not UTF-8
+    (with the byte), or `file:line` for a JSONL line that is not an object with a text.
     """
     from worker.redaction import redact
 
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    path = Path(path)
+    if path.suffix.lower() not in UNLABELED_SUFFIXES:
+        raise ValueError(f"{path}: expected a .txt file (one message per line) or a .jsonl file (a 'text' per line)")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError as exc:
+        raise ValueError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise ValueError(f"{path}: a folder, not a file") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not valid UTF-8 (byte {exc.start}); save it as UTF-8") from exc
     texts: list[str] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        if Path(path).suffix.lower() == ".jsonl":
+        if path.suffix.lower() == ".jsonl":
             try:
                 record = json.loads(line)
             except ValueError as exc:
@@ -190,8 +205,11 @@ def load_unlabeled(path: Path, *, limit: int = 20_000) -> tuple[str, ...]:
                 raise ValueError(f"{path}:{number}: expected an object with a 'text' (or 'body') string")
         else:
             text = line
-        texts.append(redact(text)[0].strip())
-    return tuple(dict.fromkeys(t for t in texts if t))[:limit]
+        texts.append(text.strip())
+    distinct = list(dict.fromkeys(t for t in texts if t))
+    if len(distinct) > limit:  # cut before redacting: redaction is the slow part
+        log.warning("unlabeled_capped", path=str(path), used=limit, messages=len(distinct))
+    return tuple(redact(text)[0] for text in distinct[:limit])
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from integrations.base import Helpdesk
-from worker.config import load_config
+from worker.config import ConfigError, load_config
 from worker.pipeline import Pipeline
 from worker.settings import Settings, get_settings
 from worker.store import Store
@@ -57,6 +57,17 @@ def build_index(s: Settings):
     )
 
 
+def unlabeled_messages(s: Settings) -> tuple[str, ...]:
+    """The past tickets TRIAGE_UNLABELED_PATH names (`worker.triage.load_unlabeled`); () when unset.
+    Raises ConfigError naming the setting and the problem."""
+    if not s.triage_unlabeled_path:
+        return ()
+    try:
+        return load_unlabeled(Path(s.triage_unlabeled_path))
+    except ValueError as exc:
+        raise ConfigError(f"TRIAGE_UNLABELED_PATH: {exc}") from exc
+
+
 def build_pipeline(s: Settings, *, helpdesk: Helpdesk | None = None, with_store: bool = True) -> Pipeline:
     """Load config (ConfigError on bad YAML), the embedding model, the index and the store."""
     from knowledge.embeddings import get_embedder
@@ -66,7 +77,7 @@ def build_pipeline(s: Settings, *, helpdesk: Helpdesk | None = None, with_store:
     config = load_config(s.config_dir)
     embedder = get_embedder(s.embedding_model)
     llm = build_llm(s)
-    unlabeled = load_unlabeled(Path(s.triage_unlabeled_path)) if s.triage_unlabeled_path else ()
+    unlabeled = unlabeled_messages(s)
     return Pipeline(
         helpdesk=helpdesk if helpdesk is not None else build_helpdesk(s),
         config=config,

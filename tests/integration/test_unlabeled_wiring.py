@@ -28,3 +28,12 @@ def test_the_worker_self_trains_on_the_unlabelled_export_and_keeps_it_for_reload
     assert len(trained.taxonomy.classifier._rows) == len(plain.taxonomy.classifier._rows) + 4
     assert trained.config_watcher is not None and len(trained.config_watcher.unlabeled) == 4
     assert list((tmp_path / "b" / "triage").glob("unlabeled-*.npy"))  # embedded once, kept for refits
+
+
+def test_a_bad_unlabelled_export_stops_start_up_with_a_config_error(tmp_path, monkeypatch) -> None:
+    from worker.config import ConfigError
+
+    monkeypatch.setattr("knowledge.embeddings.get_embedder", lambda _name: BagOfWordsEmbedder())
+    s = Settings(data_dir=tmp_path, config_dir=ROOT / "config", embedding_model="unused", triage_unlabeled_path=str(tmp_path / "gone.txt"))
+    with pytest.raises(ConfigError, match=r"TRIAGE_UNLABELED_PATH: .*gone.txt: no such file"):
+        build_pipeline(s, with_store=False)

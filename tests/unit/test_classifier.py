@@ -42,3 +42,12 @@ def test_an_empty_pool_changes_nothing_and_mismatched_lists_are_an_error():
     assert base.self_trained(TEXTS, EMB.embed(TEXTS), LABELS, [], np.zeros((0, 1))) is base
     with pytest.raises(ValueError, match="same length"):
         base.self_trained(TEXTS, EMB.embed(TEXTS), LABELS, ["a", "b"], EMB.embed(["a"]))
+
+
+def test_no_word_of_a_pseudo_labelled_message_is_kept():
+    pool = ["my password is hunter2secret and my parcel is late", "refund money to jsmith99"]
+    trained = fitted().self_trained(TEXTS, EMB.embed(TEXTS), LABELS, pool, EMB.embed(pool), per_class=5)
+    words = set(trained._word.vocabulary_) | set(trained._char.vocabulary_)
+    assert len(trained._rows) == len(TEXTS) + 2
+    assert not any("hunter2" in w or "jsmith" in w for w in words)
+    assert "parcel" in trained._word.vocabulary_

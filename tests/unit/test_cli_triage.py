@@ -118,3 +118,9 @@ def test_config_check_covers_knowledge_yaml_and_notes_unrouted_categories(settin
     (bad / "knowledge.yaml").unlink()
     out = run("config", "check")
     assert out.exit_code == 0 and "no routing in routing.yaml for feedback" in out.output
+
+
+def test_config_check_validates_the_unlabelled_export(settings, tmp_path, monkeypatch):
+    monkeypatch.setattr(settings, "triage_unlabeled_path", str(tmp_path / "past.csv"))
+    out = CliRunner().invoke(cli.main, ["config", "check"])
+    assert out.exit_code == 1 and "TRIAGE_UNLABELED_PATH: " in out.output and "expected a .txt file" in out.output

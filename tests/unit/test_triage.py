@@ -434,3 +434,22 @@ def test_unlabelled_messages_load_from_text_or_jsonl_redacted(tmp_path):
     jsonl.write_text('{"text": "parcel late"}\n["not", "an", "object"]\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"past.jsonl:2: expected an object with a 'text'"):
         load_unlabeled(jsonl)
+
+
+def test_a_bad_unlabelled_export_is_a_plain_error(tmp_path):
+    from worker.triage import load_unlabeled
+
+    with pytest.raises(ValueError, match=r"missing.txt: no such file"):
+        load_unlabeled(tmp_path / "missing.txt")
+    (tmp_path / "folder.txt").mkdir()
+    with pytest.raises(ValueError, match=r"folder.txt: a folder, not a file"):
+        load_unlabeled(tmp_path / "folder.txt")
+    (tmp_path / "latin1.txt").write_bytes(b"caf\xe9 au lait\n")
+    with pytest.raises(ValueError, match=r"latin1.txt: not valid UTF-8 \(byte 3\); save it as UTF-8"):
+        load_unlabeled(tmp_path / "latin1.txt")
+    (tmp_path / "tickets.csv").write_text("text\nwhere is my parcel\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"tickets.csv: expected a .txt file"):
+        load_unlabeled(tmp_path / "tickets.csv")
+    many = tmp_path / "many.txt"
+    many.write_text("".join(f"message number {i}\n" for i in range(50)), encoding="utf-8")
+    assert load_unlabeled(many, limit=10) == tuple(f"message number {i}" for i in range(10))
