@@ -110,26 +110,29 @@ def load_articles(path: Path) -> LoadReport:
     author's call. The rest loads as `load_path` would. A folder's files of other types and its
     symbolic links (never followed) are listed in `ignored`, so a caller can say so.
     Raises FileNotFoundError if `path` does not exist and ValueError for a single file of an
-    unsupported type (a folder ignores those).
+    unsupported type (a folder lists those) or a single file that is a symbolic link.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
     ignored: list[str] = []
     if path.is_dir():
+        # A symbolic link (to a file or a folder, or dangling) is not followed: it may lead out of the
+        # approved folder (to any file the worker can read), and one inside it is a second copy.
         visible = [
             file
             for file in sorted(path.rglob("*"))
-            if not any(part.startswith(".") for part in file.relative_to(path).parts) and file.is_file()
+            if not any(part.startswith(".") for part in file.relative_to(path).parts) and (file.is_symlink() or file.is_file())
         ]
-        # A symbolic link is not followed: it may lead out of the approved folder (to any file the
-        # worker can read), and one to a file inside it is a second copy of an article.
         files = [file for file in visible if file.suffix.lower() in SUPPORTED_SUFFIXES and not file.is_symlink()]
+        kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
         ignored = [
-            f"{file}: a symbolic link, not followed (copy the file into the folder)" if file.is_symlink()
-            else f"{file}: not a supported file type"
+            f"{file}: a symbolic link, not followed (copy the file or folder in instead)" if file.is_symlink()
+            else f"{file}: not a file type Deskhand reads ({kinds}); convert it to Markdown or HTML"
             for file in visible if file not in files
         ]
+    elif path.is_symlink():
+        raise ValueError(f"{path}: a symbolic link to a file, not followed (give the file itself, or its folder)")
     elif path.suffix.lower() in SUPPORTED_SUFFIXES:
         files = [path]
     else:

@@ -7,6 +7,7 @@ cursor) is stored in the index itself after every applied page, so a sync that s
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +27,18 @@ FOLDER_SOURCE = "folder"  # folder syncs before each folder had a source of its 
 
 
 def folder_source(path: Path) -> str:
-    """The index source of the folder or file `path`: "folder:<absolute path>". Each folder is the
-    full set of its own articles only, so syncing a second folder never deletes the first one's."""
-    return f"{FOLDER_SOURCE}:{Path(path).resolve()}"
+    """The index source of the folder or file `path`: "folder:<absolute path>", symbolic links kept
+    (a `current` link switched to a new release stays one source). Each folder is the full set of its
+    own articles only, so syncing a second folder never deletes the first one's."""
+    return f"{FOLDER_SOURCE}:{os.path.abspath(path)}"
+
+
+def _gone(source: str) -> bool:
+    """True for a folder source whose folder no longer exists (moved, renamed), and for the single
+    folder source of an index from before per-folder sources."""
+    if source == FOLDER_SOURCE:
+        return True
+    return source.startswith(FOLDER_SOURCE + ":") and not Path(source.split(":", 1)[1]).exists()
 
 
 @dataclass(frozen=True)
@@ -100,14 +110,15 @@ def sync_folder(
 
 
 def _owners(index: KnowledgeIndex, source: str, ids: set[str]) -> dict[str, str]:
-    """{article id: its source} of the whole index. An index from before per-folder sources holds
-    one set of folder articles (a second folder's sync deleted the first's): the first folder synced
-    since that holds one of their ids (`ids`) is that folder and takes them all over (relabelled,
-    nothing re-embedded), so its files removed meanwhile still disappear."""
+    """{article id: its source} of the whole index. A folder source that is gone (`_gone`: its folder
+    was moved or renamed, or the index predates per-folder sources) and holds one of this folder's
+    ids (`ids`) is this folder: it takes all of its articles over (relabelled, nothing re-embedded),
+    so its files removed meanwhile still disappear."""
     infos = index.article_infos()
-    legacy = {info.id for info in infos if info.source == FOLDER_SOURCE}
-    if legacy & ids:
-        index.relabel_source(FOLDER_SOURCE, source)
+    gone = {info.source for info in infos if info.id in ids and info.source != source and _gone(info.source)}
+    for old in sorted(gone):
+        index.relabel_source(old, source)
+    if gone:
         infos = index.article_infos()
     return {info.id: info.source for info in infos}
 

@@ -117,7 +117,7 @@ def kb() -> None:
 @click.option("--source", "source", metavar="zendesk|freshdesk|PATH",
               help="Zendesk Help Center, Freshdesk Solutions, or a PATH (same as giving PATH).")
 @click.option("--full", is_flag=True, help="Zendesk only: export every article again, not only the changes since the last sync.")
-@click.option("--allow-empty", is_flag=True, help="Let a PATH with no approved article empty the index (refused otherwise).")
+@click.option("--allow-empty", is_flag=True, help="Let a PATH with no approved article delete its indexed articles (refused otherwise; other sources are never touched).")
 def kb_sync(path: Path | None, source: str | None, full: bool, allow_empty: bool) -> None:
     """Sync one approved source into the help-center index.
 
@@ -127,7 +127,6 @@ def kb_sync(path: Path | None, source: str | None, full: bool, allow_empty: bool
     .env. Unchanged articles embed nothing.
     """
     from integrations.base import HelpdeskError
-    from knowledge.sources import SUPPORTED_SUFFIXES
     from worker.kb import run_sync
 
     if (path is None) == (source is None):
@@ -158,8 +157,7 @@ def kb_sync(path: Path | None, source: str | None, full: bool, allow_empty: bool
     )
     ignored = getattr(stats, "ignored", ())  # only folder syncs see files of other types
     if ignored:
-        kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
-        click.echo(f"{len(ignored)} file(s) not indexed (Deskhand reads {kinds}; convert others to Markdown or HTML):", err=True)
+        click.echo(f"{len(ignored)} file(s) not indexed:", err=True)
         for line in ignored[:20]:
             click.echo(f"  {line}", err=True)
         if len(ignored) > 20:

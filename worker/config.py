@@ -117,7 +117,13 @@ class UrgencyConfig(_Strict):
     @field_validator("tiers")
     @classmethod
     def _lower_tiers(cls, v: dict[str, Urgency]) -> dict[str, Urgency]:
-        return {tier.strip().lower(): urgency for tier, urgency in v.items()}
+        lowered: dict[str, Urgency] = {}
+        for tier, urgency in v.items():
+            key = tier.strip().lower()
+            if key in lowered:
+                raise ValueError(f"tier {key!r} is given twice (tiers match whatever their case)")
+            lowered[key] = urgency
+        return lowered
 
 
 class LanguageConfig(_Strict):

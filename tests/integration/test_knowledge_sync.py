@@ -377,7 +377,38 @@ def test_an_index_from_before_per_folder_sources_is_taken_over_without_re_embedd
     stats = sync_folder(index, folder)
 
     assert (stats.unchanged, stats.deleted, stats.chunks_embedded) == (1, 1, 0)
-    assert {(a.id, a.source) for a in index.article_infos()} == {("returns", f"folder:{folder.resolve()}")}
+    assert {(a.id, a.source) for a in index.article_infos()} == {("returns", f"folder:{folder}")}
+
+
+def test_a_moved_folder_takes_its_articles_along(index: KnowledgeIndex, tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "returns.md").write_text("# Returns\nReturn within 30 days.\n")
+    (folder / "shipping.md").write_text("# Shipping\nShipping takes 3 days.\n")
+    sync_folder(index, folder)
+
+    moved = folder.rename(tmp_path / "help-center")
+    (moved / "shipping.md").unlink()
+    stats = sync_folder(index, moved)
+
+    assert (stats.unchanged, stats.deleted, stats.chunks_embedded, stats.errors) == (1, 1, 0, ())
+    assert {(a.id, a.source) for a in index.article_infos()} == {("returns", f"folder:{moved}")}
+
+
+def test_a_release_link_switched_to_a_new_folder_stays_one_source(index: KnowledgeIndex, tmp_path: Path) -> None:
+    first, second, current = tmp_path / "r1", tmp_path / "r2", tmp_path / "current"
+    for release, days in ((first, 30), (second, 60)):
+        release.mkdir()
+        (release / "returns.md").write_text(f"# Returns\nReturn within {days} days.\n")
+    current.symlink_to(first)
+    sync_folder(index, current)
+    current.unlink()
+    current.symlink_to(second)
+
+    stats = sync_folder(index, current)
+
+    assert (stats.updated, stats.errors) == (1, ())
+    assert "60 days" in index.search("how long to return", top_k=1)[0].text
 
 
 def test_symbolic_links_are_not_followed(index: KnowledgeIndex, tmp_path: Path) -> None:
@@ -387,14 +418,20 @@ def test_symbolic_links_are_not_followed(index: KnowledgeIndex, tmp_path: Path) 
     (folder / "returns.md").write_text("# Returns\nReturn within 30 days.\n")
     (folder / "passwords.md").symlink_to(outside)
     (folder / "returns-copy.md").symlink_to(folder / "returns.md")  # would be a duplicate id
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "admin.md").write_text("# Admin\nInternal only.\n")
+    (folder / "linked-folder").symlink_to(tmp_path / "elsewhere")
+    (folder / "dangling.md").symlink_to(tmp_path / "gone.md")
 
     stats = sync_folder(index, folder)
 
     assert {a.id for a in index.article_infos()} == {"returns"} and stats.errors == ()
-    assert stats.ignored == (
-        f"{folder / 'passwords.md'}: a symbolic link, not followed (copy the file into the folder)",
-        f"{folder / 'returns-copy.md'}: a symbolic link, not followed (copy the file into the folder)",
+    assert stats.ignored == tuple(
+        f"{folder / name}: a symbolic link, not followed (copy the file or folder in instead)"
+        for name in ("dangling.md", "linked-folder", "passwords.md", "returns-copy.md")
     )
+    with pytest.raises(ValueError, match="a symbolic link to a file, not followed"):
+        sync_folder(index, folder / "passwords.md")
 
 
 def test_an_article_without_text_is_named(index: KnowledgeIndex, tmp_path: Path) -> None:

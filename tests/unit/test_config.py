@@ -304,3 +304,5 @@ def test_one_example_in_two_categories_is_an_error(tmp_path):
 def test_customer_tiers_match_whatever_their_case(tmp_path):
     cfg = load_config(write(tmp_path, triage=TRIAGE + "urgency:\n  tier_field: plan\n  tiers: {Enterprise: high}\n"))
     assert cfg.triage.urgency.tiers == {"enterprise": "high"}
+    with pytest.raises(ConfigError, match=r"urgency.tiers: .*tier 'enterprise' is given twice"):
+        load_config(write(tmp_path, triage=TRIAGE + "urgency:\n  tiers: {Enterprise: urgent, enterprise: low}\n"))

@@ -425,5 +425,5 @@ def test_a_folder_lists_the_files_it_cannot_read_instead_of_dropping_them_silent
     (tmp_path / ".DS_Store").write_bytes(b"\0")
     report = load_articles(tmp_path)
     assert [a.id for a in report.articles] == ["returns"] and report.errors == ()
-    assert report.ignored == (f"{tmp_path / 'notes.txt'}: not a supported file type",
-                              f"{tmp_path / 'policies' / 'warranty.pdf'}: not a supported file type")
+    why = "not a file type Deskhand reads (.htm, .html, .json, .jsonl, .markdown, .md); convert it to Markdown or HTML"
+    assert report.ignored == (f"{tmp_path / 'notes.txt'}: {why}", f"{tmp_path / 'policies' / 'warranty.pdf'}: {why}")
