@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 from pathlib import Path
@@ -327,7 +328,7 @@ def triage(text: str | None, ticket_file: Path | None, as_json: bool) -> None:
             ticket = ticket_from_json(json.loads(ticket_file.read_text(encoding="utf-8")))
         except (ValueError, PermanentHelpdeskError) as exc:
             raise click.ClickException(f"{ticket_file}: {exc}") from exc
-    elif text is not None and not text.strip():
+    elif text is not None and not re.sub(r"[\s\u200b-\u200f\u2060\ufeff]+", "", text):  # blank, or only invisible characters
         raise click.UsageError("TEXT is empty")
     elif text:
         from worker.evaluate import ticket_from_text

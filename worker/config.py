@@ -66,6 +66,9 @@ def _check_patterns(v: list[str]) -> list[str]:
 def _check_phrases(v: list[str]) -> list[str]:
     if any(not p.strip() for p in v):
         raise ValueError("phrases must be non-empty strings")
+    bare = [p for p in v if not any(ch.isalnum() for ch in p)]
+    if bare:
+        raise ValueError(f"phrases need a letter or digit, got {bare}")
     return v
 
 
@@ -186,7 +189,7 @@ class TriageConfig(_Strict):
             seen: dict[str, str] = {}
             for name, category in v.items():
                 for text in getattr(category, kind):
-                    key = " ".join(text.casefold().split())
+                    key = " ".join(re.findall(r"\w+", text.casefold()))  # case, spacing and punctuation aside
                     if seen.get(key, name) != name:
                         raise ValueError(f"{kind[:-1]} {text!r} is in both {seen[key]} and {name}; keep it in one category")
                     seen[key] = name

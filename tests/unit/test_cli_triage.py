@@ -88,8 +88,9 @@ def test_triage_preview_rejects_a_ticket_file_that_is_a_list_and_empty_text(sett
     listed.write_text("[1, 2]")
     out = run("triage", "--ticket", str(listed))
     assert out.exit_code == 1 and f"{listed}: not a ticket: expected a JSON object, got list" in out.output
-    blank = run("triage", "   ")
-    assert blank.exit_code == 2 and "TEXT is empty" in blank.output
+    for blank_text in ("   ", "\u200b\u200b"):
+        blank = run("triage", blank_text)
+        assert blank.exit_code == 2 and "TEXT is empty" in blank.output
 
 
 def test_triage_preview_says_when_the_worker_would_post_nothing(settings, tmp_path):

@@ -296,9 +296,14 @@ def test_an_empty_urgency_phrase_is_an_error(tmp_path):
 
 
 def test_one_example_in_two_categories_is_an_error(tmp_path):
-    bad = TRIAGE.replace('examples: ["I want my money back"]', 'examples: ["I want my money back", "Where is my  PARCEL"]')
-    with pytest.raises(ConfigError, match=r"categories: .*example 'Where is my  PARCEL' is in both shipping and refunds"):
+    bad = TRIAGE.replace('examples: ["I want my money back"]', 'examples: ["I want my money back", "Where is my  PARCEL?"]')
+    with pytest.raises(ConfigError, match=r"categories: .*example 'Where is my  PARCEL\?' is in both shipping and refunds"):
         load_config(write(tmp_path, triage=bad))
+
+
+def test_a_phrase_of_punctuation_only_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"urgency.high: .*phrases need a letter or digit, got \['!'\]"):
+        load_config(write(tmp_path, triage=TRIAGE + 'urgency:\n  high: ["!"]\n'))
 
 
 def test_customer_tiers_match_whatever_their_case(tmp_path):
