@@ -284,9 +284,10 @@ def config() -> None:
 
 @config.command("check")
 def config_check() -> None:
-    """Validate triage.yaml, routing.yaml and knowledge.yaml, and the TRIAGE_UNLABELED_PATH export.
+    """Validate config/*.yaml and the TRIAGE_UNLABELED_PATH export.
 
-    Reads them from CONFIG_DIR (default config/); an error names the file and line.
+    Reads triage.yaml, routing.yaml and knowledge.yaml from CONFIG_DIR (default config/); an error
+    names the file and line. The export of past tickets, when set, must be readable.
     """
     from worker.kb import allowlists
     from worker.wiring import unlabeled_messages
