@@ -49,14 +49,14 @@ class FolderSyncStats(SyncStats):
     `knowledge.sources.LoadError`); `kept_ids` are the indexed articles left at their last good
     version because their file or record is now broken; `deletions_held` is True when a broken
     file's ids could not be read, so no article was deleted at all in this run (the next clean run
-    deletes what is really gone); `ignored` lists the folder's files of other types (see
-    `knowledge.sources.SUPPORTED_SUFFIXES`), which are not indexed. Not meant to be added to other stats.
+    deletes what is really gone); `ignored` says why each of the folder's other files (another type,
+    a symbolic link) and each article without text is not indexed. Not meant to be added to other stats.
     """
 
     errors: tuple[str, ...] = ()
     kept_ids: tuple[str, ...] = ()
     deletions_held: bool = False
-    ignored: tuple[str, ...] = ()  # files of an unsupported type, not indexed (not an error)
+    ignored: tuple[str, ...] = ()  # "<file or article>: <why>", not indexed (not an error)
 
 
 def sync_folder(
