@@ -7,8 +7,13 @@ its help-center sync worker; `deskhand serve` runs one worker on both queues.
 """
 from __future__ import annotations
 
+import os
+import time
+import uuid
+
 from celery import Celery
 from celery.signals import setup_logging
+from kombu.transport import filesystem
 
 from worker.settings import Settings, get_settings
 
@@ -16,6 +21,31 @@ TICKETS_QUEUE = "tickets"
 TASK_NAME = "deskhand.handle_ticket_event"
 KNOWLEDGE_QUEUE = "knowledge"  # help-center syncs: their own worker, so a large sync never delays tickets
 KB_SYNC_TASK = "deskhand.sync_knowledge"
+
+
+class _WholeFileChannel(filesystem.Channel):
+    """kombu's filesystem channel, except that a message file appears whole. kombu creates the file
+    under its final name and then writes it, so a worker polling at that moment could take it empty
+    and stop ("Unrecoverable error: JSONDecodeError"), which ended `deskhand serve` mid-demo. Here
+    the message is written under a name the consumer skips (it takes only "<id>.<queue>.msg"),
+    then renamed, which is atomic within one folder."""
+
+    def _put(self, queue, payload, **kwargs):
+        name = f"{int(round(time.monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        partial = final + ".part"
+        try:
+            with open(partial, "wb") as handle:
+                handle.write(filesystem.str_to_bytes(filesystem.dumps(payload)))
+            os.replace(partial, final)
+        except OSError as exc:
+            raise filesystem.ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+
+class EmbeddedTransport(filesystem.Transport):
+    """The embedded broker: kombu's filesystem transport with `_WholeFileChannel`."""
+
+    Channel = _WholeFileChannel
 
 
 def make_celery(settings: Settings, *, result_backend: bool = True) -> Celery:
@@ -58,6 +88,7 @@ def make_celery(settings: Settings, *, result_backend: bool = True) -> Celery:
             (folder / sub).mkdir(parents=True, exist_ok=True)
         conf.update(
             broker_url="filesystem://",
+            broker_transport="worker.celery_app:EmbeddedTransport",
             broker_transport_options={
                 # producer and worker must share one folder; control_folder defaults to ./control otherwise
                 "data_folder_in": str(folder / "queue"),
