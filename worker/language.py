@@ -35,7 +35,7 @@ _LATIN_LANGUAGES = frozenset(lang.iso_code_639_1.name.lower() for lang in Langua
 def _other_script_detector() -> LanguageDetector:
     """A detector over every language lingua knows that is not written in Latin script (Arabic,
     Russian, Greek, Chinese…); low-accuracy mode, since the script itself narrows the choice."""
-    others = [lang for lang in Language.all() if lang not in Language.all_with_latin_script()]
+    others = [lang for lang in Language.all() if lang.iso_code_639_1.name.lower() not in _LATIN_LANGUAGES]
     return LanguageDetectorBuilder.from_languages(*others).with_low_accuracy_mode().build()
 
 

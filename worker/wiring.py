@@ -62,10 +62,22 @@ def unlabeled_messages(s: Settings) -> tuple[str, ...]:
     Raises ConfigError naming the setting and the problem."""
     if not s.triage_unlabeled_path:
         return ()
+    path = Path(s.triage_unlabeled_path)
     try:
-        return load_unlabeled(Path(s.triage_unlabeled_path))
+        stat = path.stat()
+    except OSError:
+        stat = None  # load_unlabeled says what is wrong
+    try:
+        return _load_unlabeled(str(path), stat.st_mtime_ns if stat else 0, stat.st_size if stat else -1)
     except ValueError as exc:
         raise ConfigError(f"TRIAGE_UNLABELED_PATH: {exc}") from exc
+
+
+@lru_cache(maxsize=2)
+def _load_unlabeled(path: str, _mtime_ns: int, _size: int) -> tuple[str, ...]:
+    """`load_unlabeled`, once per version of the file in a process: `deskhand serve` checks the
+    export at start and its worker then builds the pipeline from it (redaction is the slow part)."""
+    return load_unlabeled(Path(path))
 
 
 def build_pipeline(s: Settings, *, helpdesk: Helpdesk | None = None, with_store: bool = True) -> Pipeline:

@@ -37,3 +37,19 @@ def test_a_bad_unlabelled_export_stops_start_up_with_a_config_error(tmp_path, mo
     s = Settings(data_dir=tmp_path, config_dir=ROOT / "config", embedding_model="unused", triage_unlabeled_path=str(tmp_path / "gone.txt"))
     with pytest.raises(ConfigError, match=r"TRIAGE_UNLABELED_PATH: .*gone.txt: no such file"):
         build_pipeline(s, with_store=False)
+
+
+def test_the_export_is_read_once_per_version_of_the_file(tmp_path, monkeypatch) -> None:
+    from worker import wiring
+
+    calls: list[str] = []
+    real = wiring.load_unlabeled
+    monkeypatch.setattr(wiring, "load_unlabeled", lambda path: calls.append(str(path)) or real(path))
+    wiring._load_unlabeled.cache_clear()
+    export = tmp_path / "past.txt"
+    export.write_text("where is my parcel\n", encoding="utf-8")
+    s = Settings(data_dir=tmp_path, config_dir=ROOT / "config", embedding_model="unused", triage_unlabeled_path=str(export))
+    assert wiring.unlabeled_messages(s) == wiring.unlabeled_messages(s) == ("where is my parcel",)
+    assert len(calls) == 1  # serve's start-up check and its worker share one read
+    export.write_text("where is my parcel\nrefund please\n", encoding="utf-8")
+    assert wiring.unlabeled_messages(s) == ("where is my parcel", "refund please") and len(calls) == 2
