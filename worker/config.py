@@ -184,15 +184,6 @@ class TriageConfig(_Strict):
     def _names(cls, v: dict[str, CategoryConfig]) -> dict[str, CategoryConfig]:
         if "unknown" in v:
             raise ValueError("'unknown' is reserved for tickets triage abstains on")
-        # one example or keyword in two categories teaches both answers at once
-        for kind in ("examples", "keywords"):
-            seen: dict[str, str] = {}
-            for name, category in v.items():
-                for text in getattr(category, kind):
-                    key = " ".join(re.findall(r"\w+", text.casefold()))  # case, spacing and punctuation aside
-                    if seen.get(key, name) != name:
-                        raise ValueError(f"{kind[:-1]} {text!r} is in both {seen[key]} and {name}; keep it in one category")
-                    seen[key] = name
         return v
 
 
@@ -206,6 +197,21 @@ CATEGORY_NAME_HELP = "lowercase letters, digits and '_' (e.g. product_questions;
 def _bad_category_names(triage: TriageConfig) -> list[str]:
     """Category names (in file order) that `_CATEGORY_NAME` refuses."""
     return [name for name in triage.categories if not _CATEGORY_NAME.match(name)]
+
+
+def _shared_phrases(triage: TriageConfig) -> list[tuple[tuple[str, str, str, int], str]]:
+    """Examples and keywords given in two categories (compared without case, spacing and punctuation):
+    one example teaches both answers at once. Returns (location of the later copy, problem) pairs."""
+    found = []
+    for kind in ("examples", "keywords"):
+        seen: dict[str, str] = {}
+        for name, category in triage.categories.items():
+            for i, text in enumerate(getattr(category, kind)):
+                key = " ".join(re.findall(r"\w+", text.casefold()))
+                if seen.get(key, name) != name:
+                    found.append((("categories", name, kind, i), f"{kind[:-1]} {text!r} is also in {seen[key]}; keep it in one category"))
+                seen.setdefault(key, name)
+    return found
 
 
 _TAG = re.compile(r"^[a-z0-9_\-]+$")
@@ -441,15 +447,13 @@ def _validate(model: type[BaseModel], path: Path) -> BaseModel:
             problems.append(f"{path}:{_line_of(node, loc, at_key=at_key)}: {field}: {msg}")
         raise ConfigError("\n".join(problems)) from exc
     if isinstance(result, TriageConfig):
-        bad = _bad_category_names(result)
-        if bad:
-            raise ConfigError(
-                "\n".join(
-                    f"{path}:{_line_of(node, ('categories', name), at_key=True)}: categories.{name}: "
-                    f"category name must be {CATEGORY_NAME_HELP}"
-                    for name in bad
-                )
-            )
+        problems = [
+            f"{path}:{_line_of(node, ('categories', name), at_key=True)}: categories.{name}: category name must be {CATEGORY_NAME_HELP}"
+            for name in _bad_category_names(result)
+        ]
+        problems += [f"{path}:{_line_of(node, loc)}: {'.'.join(map(str, loc))}: {msg}" for loc, msg in _shared_phrases(result)]
+        if problems:
+            raise ConfigError("\n".join(problems))
     return result
 
 

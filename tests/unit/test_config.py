@@ -297,8 +297,13 @@ def test_an_empty_urgency_phrase_is_an_error(tmp_path):
 
 def test_one_example_in_two_categories_is_an_error(tmp_path):
     bad = TRIAGE.replace('examples: ["I want my money back"]', 'examples: ["I want my money back", "Where is my  PARCEL?"]')
-    with pytest.raises(ConfigError, match=r"categories: .*example 'Where is my  PARCEL\?' is in both shipping and refunds"):
+    with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, triage=bad))
+    line = next(n for n, text in enumerate(bad.splitlines(), start=1) if "PARCEL" in text)
+    assert str(err.value) == (
+        f"{tmp_path / 'triage.yaml'}:{line}: categories.refunds.examples.1: "
+        "example 'Where is my  PARCEL?' is also in shipping; keep it in one category"
+    )
 
 
 def test_a_phrase_of_punctuation_only_is_an_error(tmp_path):
