@@ -2,10 +2,13 @@
 
 Generates, with a fixed seed, e-mail addresses, phone numbers (random digits in each country's usual
 formats, so some are numbers libphonenumber rejects), Luhn-valid card numbers, checksum-valid IBANs,
-IPv4/IPv6 addresses, postal addresses (US, UK, DE, NL, FR, ES formats) and names (introduced, in
-sign-offs, greetings and with titles), each inside a ticket-like sentence. A string counts as redacted
-when placeholders cover every character of the value. Also reports how many of a set of ordinary
-ticket sentences (order and tracking numbers, dates, prices, versions) lose any text: over-redaction.
+IPv4/IPv6 addresses, postal addresses (US, UK, DE, NL, FR, ES formats), names (introduced, in
+sign-offs, greetings and with titles), US Social Security numbers (valid ranges, dashed or behind a
+label) and labelled secrets (passwords, PINs, passcodes, card security codes, one-time codes), each
+inside a ticket-like sentence. A string counts as redacted when placeholders cover every character of
+the value. Also reports how many of a set of ordinary ticket sentences (order and tracking numbers,
+dates, prices, versions, and the redactor's known traps: "password reset", "change my PIN", "error
+code 404", an SSN-shaped order number, "via Google Pay") lose any text: over-redaction.
 
 Caveat: the generator and the redactor were written by the same person, so this measures the formats
 listed above, not the open world. Prints a table, then one JSON object as the last line.
@@ -176,14 +179,62 @@ def gen_name(rng):
     return full, "Thanks,\n{}"
 
 
-KINDS = {"EMAIL": gen_email, "PHONE": gen_phone, "CARD": gen_card, "IBAN": gen_iban, "IP": gen_ip, "ADDRESS": gen_address, "NAME": gen_name}
+def gen_ssn(rng):
+    area = rng.choice([n for n in range(1, 900) if n != 666])
+    group, serial = rng.randint(1, 99), rng.randint(1, 9999)
+    if rng.random() < 0.6:  # the dashed shape, labelled or not
+        value = f"{area:03d}-{group:02d}-{serial:04d}"
+        return value, rng.choice(["My SSN is {}.", "SSN: {}", "for the tax form: {}", "social security number {} (new account)",
+                                  "Here it is {} as requested"])
+    sep = rng.choice([" ", ""])  # spaced or bare digits count only behind a label
+    value = f"{area:03d}{sep}{group:02d}{sep}{serial:04d}"
+    return value, rng.choice(["SSN {} thanks", "my social security number is {}", "SSN: {}"])
+
+
+PASSWORD_WORDS = ["hunter", "Kettle", "sunflower", "Marmot", "blue", "Tr0ub4dor", "winter", "Larkspur"]
+
+
+def gen_secret(rng):
+    kind = rng.randrange(6)
+    if kind == 0:
+        value = f"{rng.choice(PASSWORD_WORDS)}{digits(rng, rng.randint(1, 4))}{rng.choice(['', '!', '&', '#', '$'])}"
+        return value, rng.choice(["my password is {}", "Password: {} (I changed it)", "pwd={}", "the password for my account is {}."])
+    if kind == 1:
+        return digits(rng, 4), rng.choice(["PIN {} does not work", "my PIN is {}.", "passcode {}", "pin code: {}"])
+    if kind == 2:
+        return digits(rng, rng.choice([3, 3, 4])), rng.choice(["CVV {}", "CVC: {}", "the security code is {}"])
+    if kind == 3:
+        return f"{rng.randint(1, 9)}{digits(rng, 5)}", rng.choice(["verification code {}", "OTP {} expired", "one-time code: {}"])
+    if kind == 4:
+        return f"{rng.randint(1, 9)}{digits(rng, 2)} {digits(rng, 3)}", "the login code {} came too late"
+    return f"{rng.choice(PASSWORD_WORDS).lower()} {rng.choice(PASSWORD_WORDS).lower()}", 'my password is "{}" and it fails'
+
+
+KINDS = {"EMAIL": gen_email, "PHONE": gen_phone, "CARD": gen_card, "IBAN": gen_iban, "IP": gen_ip, "ADDRESS": gen_address, "NAME": gen_name,
+         "SSN": gen_ssn, "SECRET": gen_secret}  # appended kinds, so the strings of the first seven do not change with them
 
 CLEAN = [
     "Order #{} was placed on 2026-11-{:02d} for {}.99 EUR.", "Tracking number 1Z{}AA{} has not moved since Monday.",
     "The kettle model BK-{} stopped at 10:{:02d} on 12/11.", "Invoice INV-{} shows {} items at 24.50 each.",
     "Version 4.{}.{} of the app asks me to update again.", "It took {} to {} business days last time.",
     "My order LK-{} arrived with {} of 6 mugs broken.", "The code SAVE{} gave {}% off once, then failed.",
+    # the traps of the SSN and secret patterns and of "via" (an Italian street word)
+    "I forgot my password and the reset link from {} minutes ago expired.", "The password field is empty after {} tries.",
+    "Please change my PIN, the card ending {} was blocked.", "Error code {} appears at checkout.",
+    "Order {:03d}-{:02d}-{:04d} was split into two parcels.", "I paid via Google Pay on {:02d}/11.",
+    "I paid via Apple Pay {} days ago.", "The verification code never arrived, I tried {} times.",
 ]
+
+
+def fill(template: str, rng: random.Random) -> str:
+    """`template` with its fields filled: "{:02d}" a day or minute (2-28), "{:03d}" 1-899, "{:04d}"
+    1-9999 (so an SSN-shaped order number has valid SSN ranges), any other field 2-99999."""
+    values = []
+    for _, name, spec, _ in string.Formatter().parse(template):
+        if name is None:
+            continue
+        values.append({"02d": (2, 28), "03d": (1, 899), "04d": (1, 9999)}.get(spec, (2, 99999)))
+    return template.format(*(rng.randint(lo, hi) for lo, hi in values))
 
 
 def main() -> None:
@@ -208,9 +259,7 @@ def main() -> None:
                 misses[kind].append(value)
     clean_total = clean_hit = 0
     for _ in range(args.per_kind * 2):
-        template = rng.choice(CLEAN)
-        fields = sum(1 for _, name, _, _ in string.Formatter().parse(template) if name is not None)
-        text = template.format(*(rng.randint(2, 28) if i == 1 and "{:02d}" in template else rng.randint(2, 99999) for i in range(fields)))
+        text = fill(rng.choice(CLEAN), rng)
         clean_total += 1
         clean_hit += bool(Redactor().spans(text))
     seconds = time.perf_counter() - start

@@ -1,10 +1,14 @@
 """Reversible redaction of personal data before any ticket text leaves for an external LLM.
 
 `Redactor.redact(text)` replaces e-mail addresses, phone numbers, payment card numbers (Luhn-checked),
-IBANs (ISO 13616 mod-97 checksum), IP addresses, postal addresses and names where they are detectable
-with placeholders such as `[EMAIL_1]`; the same value always gets the same placeholder within one
-ticket, so the model can still tell "the customer's address" from "the agent's". `restore(text)` puts
-the values back — only ever in the internal note, which stays inside the helpdesk.
+IBANs (ISO 13616 mod-97 checksum), US Social Security numbers (`SSN`), secrets a customer pastes
+behind a label (`SECRET`: passwords, PINs and passcodes, card security codes, one-time codes; only
+the value, "my password is [SECRET_1]"), IP addresses, postal addresses and names where they are
+detectable with placeholders such as `[EMAIL_1]`; the same value always gets the same placeholder
+within one ticket, so the model can still tell "the customer's address" from "the agent's".
+`restore(text)` puts the values back — only ever in the internal note, which stays inside the helpdesk —
+except SSNs and secrets, which no note or reply should repeat. A name or secret found once is also
+redacted where it recurs in the ticket.
 
 Why a small redactor and not a library: Presidio (the maintained option) needs a spaCy model that
 it downloads at start-up, and its pattern recognisers fetch the public-suffix list over the network;
@@ -13,6 +17,8 @@ recogniser for English. Phone numbers are the hard part of the patterns, so they
 `phonenumbers` (Google's libphonenumber metadata, offline); the checksums are a few lines each.
 Names and postal addresses are found only where the text signals them (a sign-off, "my name is",
 a title, a street type, a postcode after a street): a bare name in the middle of a sentence is not.
+Secrets are found only behind an English label ("password:", "PIN", "CVV", "verification code"):
+a bare "hunter2" or "4821" is not.
 """
 from __future__ import annotations
 
@@ -22,8 +28,9 @@ from dataclasses import dataclass, field
 
 from phonenumbers import Leniency, PhoneNumberMatcher
 
-KINDS = ("EMAIL", "IBAN", "CARD", "IP", "PHONE", "ADDRESS", "NAME")  # also the priority on overlaps
-PLACEHOLDER_RE = re.compile(r"\[(?:EMAIL|IBAN|CARD|IP|PHONE|ADDRESS|NAME)_\d+\]")
+KINDS = ("EMAIL", "IBAN", "CARD", "SSN", "SECRET", "IP", "PHONE", "ADDRESS", "NAME")  # also the priority on overlaps
+PLACEHOLDER_RE = re.compile(rf"\[(?:{'|'.join(KINDS)})_\d+\]")
+NEVER_RESTORED = ("SSN", "SECRET")  # kinds `Redactor.restore` leaves as placeholders
 # Regions whose national formats (no "+") the phone matcher tries; "+…" numbers match in any region.
 PHONE_REGIONS = ("US", "GB", "IE", "DE", "FR", "NL", "BE", "ES", "IT", "PT", "AU", "CA")
 
@@ -84,6 +91,42 @@ _NOT_PHONE_BEFORE = re.compile(
     re.I,
 )
 
+# US Social Security numbers. Areas 000, 666 and 900-999, group 00 and serial 0000 are never issued.
+# The dashed 3-2-4 shape alone counts (it is the SSN's own shape; no phone, date or card is written
+# so), unless an order/reference word or a code is glued before it ("order 123-45-6789"); spaced or
+# unseparated digits count only behind an SSN label, since 9 bare digits are usually something else.
+_SSN_DIGITS = r"(?!000|666|9\d\d)\d{3}(?P<sep>[ -]?)(?!00)\d{2}(?P=sep)(?!0000)\d{4}(?![\w-])"
+_SSN_BARE = re.compile(r"(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])")
+_SSN_LABELLED = re.compile(
+    r"\b(?i:ssn|social security(?:[ \t]+(?:number|no\.?))?|soc\.?[ \t]?sec\.?(?:[ \t]+no\.?)?)"
+    rf"[ \t]*#?[ \t]*(?:[:=][ \t]*|(?i:is|was)[ \t]+)?(?P<value>{_SSN_DIGITS})"
+)
+
+# Secrets, only behind an English label and only the value. Digit codes: a card security code is 3-4
+# digits, a PIN or passcode 4-8, a one-time code 3-8 (or "839 201"); a bare "code" never counts
+# ("error code 1234", "code 404"), nor a label with no digits after it ("change my PIN").
+_CODE_LINK = r"(?:[ \t]+(?i:number|no\.?|code))?[ \t]*(?:[:=#][ \t]*|(?i:is|was)[ \t]+)?"
+_SECRET_CODES = [
+    re.compile(rf"\b(?i:cvv2?|cvc2?|csc|card verification (?:code|value|number)){_CODE_LINK}(?P<value>\d{{3,4}})(?![\w-])"),
+    re.compile(rf"\b(?i:pin(?:[ -]?code)?|pass ?code){_CODE_LINK}(?P<value>\d{{4,8}})(?![\w-])"),
+    re.compile(
+        r"\b(?i:(?:verification|security|authentication|auth|login|log-in|sign-in|one-time|one time|2fa|mfa|two-factor|sms)"
+        rf"[ \t]+code|otp|one[- ]time (?:password|passcode)){_CODE_LINK}(?P<value>\d{{3}}[ -]\d{{3}}|\d{{3,8}})(?![\w-])"
+    ),
+]
+# Passwords: after "=" ("pwd=…", config style, never prose) any token; after ":" or "is"/"was" a quoted
+# value, or a token of 4+ characters with a digit or a symbol, so that "my password is incorrect",
+# "password: can't log in" and "password is 8 characters" stay (and a digit-free "sunshine" is missed).
+# "password reset", "forgot my password" and "the password field" have no link word and never match.
+_PASSWORD = re.compile(
+    r"\b(?i:password|passwd|pwd|passphrase|pass phrase)\b"
+    r"(?:[ \t]+(?i:for|to|on|of)[ \t]+(?i:my|the|our|this)[ \t]+[\w-]+)?"  # "the password for my account is …"
+    r"(?:[ \t]*(?P<eq>=)[ \t]*|[ \t]*:[ \t]*|[ \t]+(?i:is|was)(?:[ \t]+(?i:now|still))?(?:[ \t]*:)?[ \t]+)"
+    r"(?:[\"'“‘](?P<quoted>[^\"'”’\n]{1,64})[\"'”’]|(?P<token>\S+))"
+)
+_SECRET_SYMBOL = re.compile(r"[\d!@#$%^&*_+=~|\\/<>{}\[\]()]")  # "-" and "'" are in ordinary words
+_TRAILING_PUNCT = ".,;:?)]}\"'”’»"  # sentence punctuation after a password is not part of it; "!" often is
+
 _STREET_TYPES = (
     r"Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Court|Ct|Place|Pl|Terrace|Close|Crescent|"
     r"Square|Sq|Parkway|Pkwy|Highway|Hwy|Row|Gardens|Grove|Mews|Walk|Circle|Cir|Trail|Park|Hill"
@@ -103,12 +146,18 @@ _ADDRESSES = [
         r"\b[A-ZÄÖÜ][\wäöüßéè'-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|laan|straat|gracht|plein|kade|dijk|steeg|singel|markt)"
         rf"\s+\d{{1,4}}[a-zA-Z]?(?:[-/]\d{{1,4}})?{_TAIL}"
     ),
-    # 12 rue de Rivoli, 75001 Paris · Calle Mayor 5, 28013 Madrid · Via Roma 10, 00184 Roma
+    # 12 rue de Rivoli, 75001 Paris · Calle Mayor 5, 28013 Madrid · Viale Monza 4, 20125 Milano
     re.compile(
         r"\b(?:\d{1,4}(?:\s?(?:bis|ter))?,?\s+)?(?:(?i:rue|avenue|boulevard|bd|chemin|allée|impasse|quai|calle|c/|avenida|av\.|plaza|paseo|"
-        r"carrer|via|viale|piazza|corso|rua|travessa|largo)\s+(?:(?:de|del|de la|des|du|da|do|dos|della|di|la|le|les|los|las|d')\s*)?"
+        r"carrer|viale|piazza|corso|rua|travessa|largo)\s+(?:(?:de|del|de la|des|du|da|do|dos|della|di|la|le|les|los|las|d')\s*)?"
         r"|(?i:place)\s+(?:de la|de l'|du|des|de|d')\s*)"  # "place" alone is too common an English word
         rf"{_CAP}(?:\s+{_CAP}){{0,3}}(?:,?\s*(?:n[º°o.]\s*)?\d{{1,4}}[a-zA-Z]?(?!\d))?{_TAIL}"
+    ),
+    # Via Roma 10, 00184 Roma · via dei Mille, 5. "via" is also an English preposition ("via Google Pay",
+    # "via Royal Mail"), so it needs a house number that ends the phrase ("via Apple Pay 3 times" is not one).
+    re.compile(
+        rf"\b(?i:via)\s+(?:(?i:del|della|dello|dei|degli|delle|di|d')\s*)?{_CAP}(?:\s+{_CAP}){{0,3}},?\s*(?:n[º°o.]\s*)?"
+        rf"\d{{1,4}}[a-zA-Z]?(?:/\w{{1,3}})?(?=[ \t]*(?:[,.;:!?)\n]|\d{{5}}\b|$)){_TAIL}"
     ),
     # P.O. Box 1234 · PO Box 77
     re.compile(rf"\bP\.?\s?O\.?\s+Box\s+\d{{1,6}}{_TAIL}", re.I),
@@ -159,6 +208,26 @@ def _phone_spans(text: str) -> list[Span]:
     for m in _WORD_PHONE.finditer(text):
         if 7 <= len(re.sub(r"\D", "", m.group(1))) <= 15:
             spans.append(Span(m.start(1), m.end(1), "PHONE"))
+    return spans
+
+
+def _ssn_spans(text: str) -> list[Span]:
+    spans = [Span(m.start("value"), m.end("value"), "SSN") for m in _SSN_LABELLED.finditer(text)]
+    for m in _SSN_BARE.finditer(text):
+        if not _NOT_PHONE_BEFORE.search(text[max(0, m.start() - 24) : m.start()]):  # the same order/reference words
+            spans.append(Span(m.start(), m.end(), "SSN"))
+    return spans
+
+
+def _secret_spans(text: str) -> list[Span]:
+    spans = [Span(m.start("value"), m.end("value"), "SECRET") for rx in _SECRET_CODES for m in rx.finditer(text)]
+    for m in _PASSWORD.finditer(text):
+        if m.group("quoted") is not None:
+            spans.append(Span(m.start("quoted"), m.end("quoted"), "SECRET"))
+            continue
+        value = m.group("token").rstrip(_TRAILING_PUNCT)
+        if value and (m.group("eq") or (len(value) >= 4 and _SECRET_SYMBOL.search(value))):
+            spans.append(Span(m.start("token"), m.start("token") + len(value), "SECRET"))
     return spans
 
 
@@ -223,6 +292,8 @@ def find_spans(text: str) -> list[Span]:
         digits = re.sub(r"\D", "", m.group(0))
         if 13 <= len(digits) <= 19 and luhn_valid(digits):
             found.append(Span(m.start(), m.end(), "CARD"))
+    found += _ssn_spans(text)
+    found += _secret_spans(text)
     found += _ip_spans(text)
     found += _phone_spans(text)
     for rx in _ADDRESSES:
@@ -249,6 +320,7 @@ class Redactor:
     _by_value: dict[tuple[str, str], str] = field(default_factory=dict)
     _counts: dict[str, int] = field(default_factory=dict)
     _names: set[str] = field(default_factory=set)
+    _secrets: set[str] = field(default_factory=set)  # labelled once ("password: hunter2!"), redacted wherever they recur
 
     def __post_init__(self) -> None:
         for name in self.known_names:
@@ -277,10 +349,13 @@ class Redactor:
         for s in spans:
             if s.kind == "NAME":
                 self._learn_name(text[s.start : s.end])
-        for name in sorted(self._names, key=len, reverse=True):
-            for m in re.finditer(rf"(?<![\w]){re.escape(name)}(?![\w])", text):
+            elif s.kind == "SECRET":
+                self._secrets.add(text[s.start : s.end])
+        learned = [(value, "SECRET") for value in self._secrets] + [(name, "NAME") for name in self._names]
+        for value, kind in sorted(learned, key=lambda item: len(item[0]), reverse=True):
+            for m in re.finditer(rf"(?<![\w]){re.escape(value)}(?![\w])", text):
                 if all(m.end() <= k.start or m.start() >= k.end for k in spans):
-                    spans.append(Span(m.start(), m.end(), "NAME"))
+                    spans.append(Span(m.start(), m.end(), kind))
         return sorted(spans, key=lambda s: s.start)
 
     def redact(self, text: str) -> str:
@@ -296,8 +371,16 @@ class Redactor:
         return "".join(out)
 
     def restore(self, text: str) -> str:
-        """`text` with this redactor's placeholders replaced by the original values (unknown ones left)."""
-        return PLACEHOLDER_RE.sub(lambda m: self.mapping.get(m.group(0), m.group(0)), text)
+        """`text` with this redactor's placeholders replaced by the original values (unknown ones left).
+
+        SSNs and secrets are never put back: nothing in a note or a reply should repeat a password or
+        a social security number, so their placeholders stay as they are."""
+        def value(m: re.Match[str]) -> str:
+            placeholder = m.group(0)
+            kind = placeholder[1:].rsplit("_", 1)[0]
+            return placeholder if kind in NEVER_RESTORED else self.mapping.get(placeholder, placeholder)
+
+        return PLACEHOLDER_RE.sub(value, text)
 
     def counts(self) -> dict[str, int]:
         """How many distinct values of each kind were redacted (for logs: counts, never values)."""

@@ -172,8 +172,8 @@ UNLABELED_SUFFIXES = (".txt", ".jsonl")
 def load_unlabeled(path: Path, *, limit: int = 20_000) -> tuple[str, ...]:
     """Past customer messages nobody labelled, for self-training: a `.txt` file (one message per
     line) or a `.jsonl` file (a `text` or `body` field per line); blank and duplicate messages left
-    out, at most `limit` (the first ones; a warning says how many were left). E-mail addresses,
-    phone, card and IBAN numbers, addresses and names are redacted (`worker.redaction`); the fitted
+    out, at most `limit` (the first ones; a warning says how many were left). Personal data and
+    labelled secrets are redacted (`worker.redaction` lists the kinds); the fitted
     classifier keeps no word of these messages in any case (see `Classifier.self_trained`).
     Raises ValueError with a plain message: no such file, not a file, another suffix, not UTF-8
     (with the byte), or `file:line` for a JSONL line that is not an object with a text.

@@ -84,3 +84,136 @@ def test_a_customer_cannot_forge_a_placeholder_to_pull_in_another_value():
 def test_one_shot_redact_returns_the_mapping():
     text, mapping = redact("IP 198.51.100.7")
     assert text == "IP [IP_1]" and mapping == {"[IP_1]": "198.51.100.7"}
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("my SSN is 123-45-6789, can you update it?", "123-45-6789"),
+        ("for the W-9 form: 078-05-1120", "078-05-1120"),  # the dashed 3-2-4 shape needs no label
+        ("SSN 123 45 6789 thanks", "123 45 6789"),
+        ("SSN: 123456789", "123456789"),
+        ("my social security number is 219-09-9999.", "219-09-9999"),
+    ],
+)
+def test_social_security_numbers_are_found(text, value):
+    assert ("SSN", value) in kinds(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SSN 000-12-3456",  # area 000 is never issued
+        "SSN 666-12-3456",  # nor 666
+        "SSN 912-12-3456",  # nor 900-999
+        "SSN 123-00-4567",  # nor group 00
+        "SSN 123-45-0000",  # nor serial 0000
+        "order 123-45-6789 never arrived",  # an order/reference word before it makes it an order number
+        "Tracking #123-45-6789 is stuck",
+        "the part AB123-45-6789 is missing",  # glued to a code
+        "123-45-67890 is ten digits",
+        "SSN 123 456 789 is not the SSN shape",
+        "my account number is 123456789",  # 9 bare digits count only behind an SSN label
+    ],
+)
+def test_what_is_not_a_social_security_number(text):
+    assert "SSN" not in [k for k, _ in kinds(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("my password is hunter2", "hunter2"),
+        ("password: Tr0ub4dor&3", "Tr0ub4dor&3"),
+        ("login anna, pwd=sunshine", "sunshine"),  # after "=" any token
+        ("the password for my account is kettle99.", "kettle99"),  # the full stop is not part of it
+        ("my password is now Summer2024!", "Summer2024!"),
+        ('my password is "correct horse" and it fails', "correct horse"),  # quoted: any value
+        ("PIN 4821", "4821"),
+        ("my PIN is 0000.", "0000"),
+        ("my pin number is 123456", "123456"),
+        ("passcode 1234", "1234"),
+        ("verification code 839201", "839201"),
+        ("the one-time code: 839 201", "839 201"),
+        ("OTP 4455 expired", "4455"),
+        ("CVV 123", "123"),
+        ("CVC: 1234", "1234"),
+        ("the security code is 123", "123"),
+    ],
+)
+def test_labelled_secrets_are_found(text, value):
+    assert ("SECRET", value) in kinds(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I need a password reset.",
+        "I forgot my password",
+        "the password field is empty",
+        "my password is incorrect",
+        "my password isn't working",
+        "Forgot password: can't log in",
+        "the password is 8 characters long",
+        "Password: sunshine",  # no digit or symbol after ":" — a known miss, chosen over "password: please help"
+        "change my PIN",
+        "PIN reset please",
+        "Pin 3 on the plug is bent",
+        "the CVV is on the back",
+        "the verification code never arrived",
+        "code 404 error",
+        "error code 1234",
+        "promo code 1234 failed",
+    ],
+)
+def test_secret_words_without_a_secret_are_left_alone(text):
+    assert find_spans(text) == []
+
+
+def test_only_the_secret_value_is_replaced_and_never_restored():
+    r = Redactor()
+    text = "my password is hunter2, PIN 4821, CVV 123 and SSN 123-45-6789. Mail ana@example.com"
+    out = r.redact(text)
+    assert out == "my password is [SECRET_1], PIN [SECRET_2], CVV [SECRET_3] and SSN [SSN_1]. Mail [EMAIL_1]"
+    # a note or reply never repeats a password or an SSN; other kinds come back
+    assert r.restore(out) == "my password is [SECRET_1], PIN [SECRET_2], CVV [SECRET_3] and SSN [SSN_1]. Mail ana@example.com"
+    assert r.mapping["[SECRET_1]"] == "hunter2" and r.mapping["[SSN_1]"] == "123-45-6789"
+    assert r.counts() == {"SECRET": 3, "SSN": 1, "EMAIL": 1}
+
+
+def test_a_secret_labelled_once_is_redacted_where_it_recurs():
+    r = Redactor()
+    assert r.redact("My password is hunter2!") == "My password is [SECRET_1]"
+    assert r.redact("I typed hunter2! twice; hunter2!x is another word") == "I typed [SECRET_1] twice; hunter2!x is another word"
+
+
+def test_a_customer_cannot_forge_a_new_kind_of_placeholder():
+    r = Redactor()
+    out = r.redact("print [SSN_1] and [SECRET_1]; my SSN is 123-45-6789")
+    assert out == "print (SSN_1) and (SECRET_1); my SSN is [SSN_1]"
+    assert r.restore(out) == out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I paid via Google Pay",
+        "I paid via Apple Pay yesterday.",
+        "I paid via Google Pay 2 weeks ago.",  # a number that does not end the phrase is no house number
+        "It was sent via Royal Mail.",
+    ],
+)
+def test_via_as_an_english_preposition_is_not_an_address(text):
+    assert find_spans(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("spedite a Via Roma 10, 00184 Roma grazie", "Via Roma 10, 00184 Roma"),
+        ("abito in via dei Mille, 5.", "via dei Mille, 5"),
+        ("Viale Monza 4, 20125 Milano", "Viale Monza 4, 20125 Milano"),
+    ],
+)
+def test_italian_via_addresses_are_still_found(text, value):
+    assert ("ADDRESS", value) in kinds(text)
