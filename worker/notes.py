@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import urlsplit
 
 from integrations.base import PRIORITIES, Ticket
 from knowledge.models import Passage
 from worker.config import RoutingConfig
 from worker.drafting import LIST_CUT_PREFIX, NOT_IN_DRAFT_PREFIX, PROCEDURE_PREFIX, UNANSWERED_PREFIX
 from worker.models import UNKNOWN, Draft, EscalationPacket, Note, Triage
+from worker.redaction import mask_secrets
 
 MARKER_RE = re.compile(r"deskhand:v1 ticket=(?P<ticket>\S+) message=(?P<message>\S+) pipeline=(?P<pipeline>[\w.+-]+)")
 
@@ -30,7 +32,18 @@ def parse_marker(text: str) -> dict[str, str] | None:
 
 
 def _esc(text: str) -> str:
-    return html.escape(text, quote=True).replace("{", "&#123;").replace("}", "&#125;")
+    """`text` as note HTML, without card numbers, SSNs or labelled secrets (`mask_secrets`): the case
+    summary and the listed questions quote the customer, and the note must not copy those values."""
+    return html.escape(mask_secrets(text), quote=True).replace("{", "&#123;").replace("}", "&#125;")
+
+
+def _link(url: str, text_html: str) -> str:
+    """`text_html` as a link to `url` when it is an http(s) address; otherwise the text alone. An
+    article's URL comes from its front matter or vendor record: a `javascript:` or `data:` URL must
+    never become a clickable link in the agent's helpdesk."""
+    if urlsplit(url.strip()).scheme.lower() not in ("http", "https"):
+        return text_html
+    return f'<a href="{_esc(url.strip())}">{text_html}</a>'
 
 
 def route(triage: Triage, draft: Draft, routing: RoutingConfig) -> tuple[tuple[str, ...], str | None]:
@@ -159,7 +172,7 @@ def render_note(
         items = []
         for n, p in enumerate(draft.citations, 1):
             title = _esc(p.title[:200])
-            link = f'<a href="{_esc(p.url)}">{title}</a>' if p.url else title
+            link = _link(p.url, title)
             items.append(f"[{n}] {link}{_updated(p.updated_at)}{_freshness(p, stale_after_days)}")
         parts.append(f"<p><strong>{label}:</strong><br>{'<br>'.join(items)}</p>")
     if draft.checklist:

@@ -136,3 +136,22 @@ def test_a_cut_procedure_is_said_in_bold_not_small_print():
               remarks=("Procedure cut: the draft quotes steps 1–2 of 6; the full procedure is in “Reset”.",))
     html = render_note(ticket(message(1, "how do I reset it")), "m1", tri(), d, ROUTING, "0.1.0").html
     assert "<p><strong>Procedure cut:</strong> the draft quotes steps 1–2 of 6; the full procedure is in “Reset”.</p>" in html
+
+
+def test_only_http_and_https_article_urls_become_links():
+    for url in ("javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,<b>x</b>", "vbscript:x", "/relative/path"):
+        source = Passage(chunk_id="a#0", article_id="a", title="Charged twice?", text="…", score=0.7, url=url)
+        note = render_note(ticket(message(1, "x")), "m1", tri(), Draft(body="Text. [1]", citations=(source,)), ROUTING, "0.1.0")
+        assert "<a " not in note.html and "[1] Charged twice?" in note.html
+    secure = Passage(chunk_id="a#0", article_id="a", title="Charged twice?", text="…", score=0.7, url="HTTPS://h/a?x=1&y=2")
+    note = render_note(ticket(message(1, "x")), "m1", tri(), Draft(body="Text. [1]", citations=(secure,)), ROUTING, "0.1.0")
+    assert '[1] <a href="HTTPS://h/a?x=1&amp;y=2">Charged twice?</a>' in note.html
+
+
+def test_the_note_never_copies_a_card_number_ssn_or_secret_from_the_ticket():
+    summary = "Customer writes: “my card is 4111 1111 1111 1111 exp 12/29 cvv 123, SSN 123-45-6789, password: hunter2!”"
+    d = Draft(body="", citations=(), escalate=True, reason="payment data in the ticket", summary=summary)
+    note = render_note(ticket(message(1, "x")), "m1", tri(role="escalate_only"), d, ROUTING, "0.1.0")
+    assert "4111" not in note.html and "123-45-6789" not in note.html and "hunter2" not in note.html
+    assert ("my card is [card number removed] exp 12/29 cvv [secret removed], SSN [SSN removed], "
+            "password: [secret removed]”") in note.html
