@@ -15,6 +15,7 @@ from integrations.base import PRIORITIES, Ticket
 from knowledge.models import Passage
 from worker.config import RoutingConfig
 from worker.drafting import LIST_CUT_PREFIX, NOT_IN_DRAFT_PREFIX, PROCEDURE_PREFIX, UNANSWERED_PREFIX
+from worker.escalation import RISK_WHY
 from worker.models import UNKNOWN, Draft, EscalationPacket, Note, Triage
 from worker.redaction import mask_secrets
 
@@ -147,6 +148,10 @@ def render_note(
         parts.append(f"<p><strong>Message:</strong> (no text; {count})</p>")
     if triage.reasons:
         parts.append(f"<p><small>Why: {_esc('; '.join(triage.reasons))}</small></p>")
+    if triage.risks and draft.packet is None:
+        # what each flag asks of the agent, before the draft (a case summary lists them itself)
+        risks = "<br>".join(f"{_esc(flag)}: {_esc(RISK_WHY.get(flag, 'raised by triage'))}" for flag in triage.risks)
+        parts.append(f"<p><strong>Risk flags:</strong><br>{risks}</p>")
     if draft.has_draft:
         body = "<br>".join(_esc(line) for line in draft.body.splitlines())
         parts.append(f"<p><strong>Draft reply (review before sending):</strong><br>{body}</p>")

@@ -155,3 +155,14 @@ def test_the_note_never_copies_a_card_number_ssn_or_secret_from_the_ticket():
     assert "4111" not in note.html and "123-45-6789" not in note.html and "hunter2" not in note.html
     assert ("my card is [card number removed] exp 12/29 cvv [secret removed], SSN [SSN removed], "
             "password: [secret removed]”") in note.html
+
+
+def test_risk_flags_say_what_they_ask_of_the_agent_even_when_a_draft_is_allowed():
+    flagged = Triage(category="billing", confidence=0.8, role="summary_only", urgency="urgent", sentiment="negative",
+                     language="en", risks=("self_harm", "personal_data"))
+    d = Draft(body="", citations=(), reason="Summary only.", summary="Customer writes: “…”")
+    html = render_note(ticket(message(1, "x")), "m1", flagged, d, ROUTING, "0.1.0").html
+    assert ("<p><strong>Risk flags:</strong><br>self_harm: the customer may be at risk: follow the wellbeing procedure now, "
+            "before the request itself<br>personal_data: ") in html
+    assert html.index("Risk flags") < html.index("Request:")
+    assert "Risk flags" not in render_note(ticket(message(1, "x")), "m1", tri(), d, ROUTING, "0.1.0").html
