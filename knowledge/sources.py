@@ -2,7 +2,7 @@
 
 Supported inputs (see `load_path`):
 
-* a folder, searched recursively (dot-files and dot-folders are skipped), holding any of
+* a folder, searched recursively (dot-files and dot-folders are not read, and are listed), holding any of
   * `.md` / `.markdown` — optional YAML front matter between `---` lines (id, title, url, section,
     locale, updated_at, outdated, labels); otherwise the title comes from the first `# ` heading and the id from the
     file stem;
@@ -16,6 +16,9 @@ Supported inputs (see `load_path`):
 An article record is a JSON object with `id`, `title`, `body` (or `text`), and optionally `url`,
 `section`, `locale`, `updated_at`, `outdated`, `labels`. GNOME-help-style records are accepted too: `desc` is put before
 the text, and the first of `guides` becomes the section when there is no `section`.
+
+An article whose text is longer than `MAX_ARTICLE_CHARS` is not loaded (a `LoadError`): split it into
+smaller articles.
 
 Every error in the input is a `ValueError` whose message starts with the file (and, for JSONL, the
 line number). `html_to_text` is the same HTML conversion for vendor article bodies (Zendesk Help
@@ -41,6 +44,10 @@ from knowledge.models import Article
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
 SUPPORTED_SUFFIXES = MARKDOWN_SUFFIXES | HTML_SUFFIXES | {".jsonl", ".json"}
+# The most text one article may have: ~30,000 words, ~200 chunks, 40 times the longest GNOME Help page
+# (5,416 characters). Text beyond it is a dump or a whole manual, not an article: a 10 MB one took 520 s
+# to embed into 9,382 chunks, which then matched almost any ticket and crowded out every other article.
+MAX_ARTICLE_CHARS = 200_000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -70,7 +77,7 @@ class LoadReport:
 
     articles: tuple[Article, ...]
     errors: tuple[LoadError, ...]
-    ignored: tuple[str, ...] = ()  # "<file>: <why>" per file of a folder that is not read (a PDF, a symbolic link)
+    ignored: tuple[str, ...] = ()  # "<file>: <why>" per file of a folder that is not read (a PDF, a symbolic link, a dot-file)
 
 
 def load_path(path: Path) -> list[Article]:
@@ -91,7 +98,7 @@ def load_folder(path: Path) -> list[Article]:
     """Load every supported file under the folder `path`, recursively, in sorted path order.
 
     Files with other suffixes are ignored, as is anything whose name (or a parent folder's name
-    below `path`) starts with a dot. Raises FileNotFoundError if `path` does not exist, ValueError
+    below `path`) starts with a dot (`load_articles` lists them). Raises FileNotFoundError if `path` does not exist, ValueError
     if it is not a folder, and ValueError listing every malformed file or record and every id that
     two articles share (all places named).
     """
@@ -107,8 +114,11 @@ def load_articles(path: Path) -> LoadReport:
     A malformed Markdown or HTML file, an unreadable or unparseable file, and a bad JSONL line or
     JSON record is left out with a `LoadError`; so is every article whose id appears more than
     once (one error per id, naming each place, the last first): which copy is right is the
-    author's call. The rest loads as `load_path` would. A folder's files of other types and its
-    symbolic links (never followed) are listed in `ignored`, so a caller can say so.
+    author's call; and so is an article whose text is longer than `MAX_ARTICLE_CHARS` (its error
+    holds its id, so a sync keeps its indexed version). The rest loads as `load_path` would.
+    A folder's files of other types, its symbolic links (never followed) and its dot-files and
+    dot-folders (one line per dot-folder, not per file in it) are listed in `ignored`, so a caller
+    can say so.
     Raises FileNotFoundError if `path` does not exist and ValueError for a single file of an
     unsupported type (a folder lists those) or a single file that is a symbolic link.
     """
@@ -119,18 +129,25 @@ def load_articles(path: Path) -> LoadReport:
     if path.is_dir():
         # A symbolic link (to a file or a folder, or dangling) is not followed: it may lead out of the
         # approved folder (to any file the worker can read), and one inside it is a second copy.
-        visible = [
-            file
-            for file in sorted(path.rglob("*"))
-            if not any(part.startswith(".") for part in file.relative_to(path).parts) and (file.is_symlink() or file.is_file())
-        ]
-        files = [file for file in visible if file.suffix.lower() in SUPPORTED_SUFFIXES and not file.is_symlink()]
+        # A dot-file or dot-folder is an editor's, a tool's or the OS's (.git, .DS_Store, .#draft.md) or
+        # hidden on purpose: it is not read, but named, so an article saved under such a name is noticed.
         kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
-        ignored = [
-            f"{file}: a symbolic link, not followed (copy the file or folder in instead)" if file.is_symlink()
-            else f"{file}: not a file type Deskhand reads ({kinds}); convert it to Markdown or HTML"
-            for file in visible if file not in files
-        ]
+        files: list[Path] = []
+        for file in sorted(path.rglob("*")):
+            parts = file.relative_to(path).parts
+            if any(part.startswith(".") for part in parts[:-1]):
+                continue  # inside a dot-folder, which is listed itself
+            if parts[-1].startswith("."):
+                kind = "folder" if file.is_dir() and not file.is_symlink() else "file"
+                ignored.append(f"{file}: a hidden {kind} (its name starts with '.'), not read (rename it if it holds articles)")
+            elif file.is_symlink():
+                ignored.append(f"{file}: a symbolic link, not followed (copy the file or folder in instead)")
+            elif not file.is_file():
+                continue  # a folder (its files are listed) or a device, pipe or socket
+            elif file.suffix.lower() in SUPPORTED_SUFFIXES:
+                files.append(file)
+            else:
+                ignored.append(f"{file}: not a file type Deskhand reads ({kinds}); convert it to Markdown or HTML")
     elif path.is_symlink():
         raise ValueError(f"{path}: a symbolic link to a file, not followed (give the file itself, or its folder)")
     elif path.suffix.lower() in SUPPORTED_SUFFIXES:
@@ -145,7 +162,20 @@ def load_articles(path: Path) -> LoadReport:
         located.extend(file_articles)
         errors.extend(file_errors)
     articles, duplicates = _drop_duplicate_ids(located)
-    return LoadReport(articles=tuple(articles), errors=tuple(errors + duplicates), ignored=tuple(ignored))
+    unique = {article.id for article in articles}
+    too_long = [
+        _too_long(article, place) for article, place in located if article.id in unique and len(article.body) > MAX_ARTICLE_CHARS
+    ]
+    articles = [article for article in articles if len(article.body) <= MAX_ARTICLE_CHARS]
+    return LoadReport(articles=tuple(articles), errors=tuple(errors + duplicates + too_long), ignored=tuple(ignored))
+
+
+def _too_long(article: Article, place: str) -> LoadError:
+    return LoadError(
+        f"{place}: article {article.id!r} has {len(article.body):,} characters of text, more than the "
+        f"{MAX_ARTICLE_CHARS:,} one article may have; split it into smaller articles",
+        frozenset({article.id}),
+    )
 
 
 def _load_file_located(path: Path) -> tuple[list[tuple[Article, str]], list[LoadError]]:

@@ -50,7 +50,7 @@ class FolderSyncStats(SyncStats):
     version because their file or record is now broken; `deletions_held` is True when a broken
     file's ids could not be read, so no article was deleted at all in this run (the next clean run
     deletes what is really gone); `ignored` says why each of the folder's other files (another type,
-    a symbolic link) and each article without text is not indexed. Not meant to be added to other stats.
+    a symbolic link, a dot-file or dot-folder) and each article without text is not indexed. Not meant to be added to other stats.
     """
 
     errors: tuple[str, ...] = ()

@@ -310,12 +310,14 @@ def config_check() -> None:
 @click.option("--ticket", "ticket_file", type=click.Path(exists=True, path_type=Path),
               help="A ticket JSON file in the local helpdesk's format (e.g. demo/tickets/1001.json) instead of TEXT.")
 @click.option("--json", "as_json", is_flag=True,
-              help="Print one JSON object (triage, tags, group, priority, drafted, would_skip) instead of the preview.")
+              help="Print one JSON object (triage, tags, group, priority, drafted, would_skip, note, index_empty) "
+                   "instead of the preview.")
 def triage(text: str | None, ticket_file: Path | None, as_json: bool) -> None:
     """Preview what Deskhand would do with a ticket; posts nothing.
 
-    TEXT is one customer message. Prints the triage with its reasons, the tags and group, and the
-    internal note, drafted from the index `deskhand kb sync` built.
+    TEXT is one customer message (or give --ticket FILE, not both). Prints the triage with its
+    reasons, the tags and group, and the internal note, drafted from the index `deskhand kb sync`
+    built; with --json, one object whose `note` is the note's plain text.
     """
     from dataclasses import asdict
 
@@ -324,6 +326,8 @@ def triage(text: str | None, ticket_file: Path | None, as_json: bool) -> None:
     from worker.pipeline import analyze, should_process
     from worker.wiring import build_pipeline
 
+    if ticket_file and text is not None:
+        raise click.UsageError(f"give TEXT or --ticket FILE, not both (got TEXT and --ticket {ticket_file})")
     if ticket_file:
         try:
             ticket = ticket_from_json(json.loads(ticket_file.read_text(encoding="utf-8")))
@@ -349,15 +353,20 @@ def triage(text: str | None, ticket_file: Path | None, as_json: bool) -> None:
     message = message or ticket.latest_customer_message()
     a = analyze(ticket, message, p)
     t = a.triage
+    index_empty = p.index.count() == 0
+    note_text = html_to_text(a.note.html)
     if as_json:
         click.echo(json.dumps({"triage": asdict(t), "tags": list(a.note.tags), "group": a.note.group, "priority": a.priority,
                                "drafted": a.draft.has_draft,
-                               "would_skip": would_skip or None}))
+                               "would_skip": would_skip or None, "note": note_text, "index_empty": index_empty}))
         return
+    # An empty index withholds every draft, and the note then blames the sources: say so before and after it.
+    empty = (f"NOTE: the help-center index ({_index_location(s)}) is empty, so no draft is possible: "
+             "run `deskhand kb sync PATH` (or --source zendesk|freshdesk), then preview again.")
     if would_skip:
         click.echo(f"NOTE: {would_skip}; the preview below shows what it would say otherwise.\n")
-    if p.index.count() == 0:
-        click.echo("NOTE: the help-center index is empty, so no draft is possible: run `deskhand kb sync PATH` first.\n")
+    if index_empty:
+        click.echo(empty + "\n")
     alternatives = ", ".join(f"{n} {c:.2f}" for n, c in t.alternatives) or "-"
     click.echo(f"category:     {t.category} ({t.label}) · confidence {t.confidence:.2f} · role {t.role}")
     click.echo(f"alternatives: {alternatives}")
@@ -367,7 +376,14 @@ def triage(text: str | None, ticket_file: Path | None, as_json: bool) -> None:
     click.echo(f"tags:         {' '.join(a.note.tags)}\ngroup:        {a.note.group or '-'}")
     click.echo(f"priority:     {f'at least {a.priority} (raised, never lowered)' if a.priority else '-'}")
     click.echo("\n--- the internal note (not posted) ---")
-    click.echo(html_to_text(a.note.html))
+    click.echo(note_text)
+    if index_empty:
+        click.echo("\n" + empty)
+
+
+def _index_location(s) -> str:
+    """Where the index is: the Chroma server, or the folder (as `kb stats` prints it)."""
+    return f"{s.chroma_host}:{s.chroma_port}" if s.chroma_host else str(s.chroma_dir)
 
 
 @main.command("eval")

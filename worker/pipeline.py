@@ -6,7 +6,7 @@ Celery task calls; `analyze` is the same path without the helpdesk, used by `des
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -98,13 +98,40 @@ def should_process(ticket: Ticket) -> tuple[Message | None, str]:
     return latest, ""
 
 
+# The most of one message Deskhand reads: about 3,000 words, a long e-mail with its quoted history.
+# Sentence-level work (questions, "already tried", the case summary) grows with the text: a 770 KB paste
+# held the only worker for over two minutes. The note says when a message was cut.
+MAX_MESSAGE_CHARS = 20_000
+
+
+def within_reading_limit(ticket: Ticket, max_chars: int = MAX_MESSAGE_CHARS) -> tuple[Ticket, str]:
+    """(`ticket` with every message body longer than `max_chars` cut at the last whitespace before it,
+    the note's remark saying so, or "" when nothing was cut)."""
+    long = [len(m.body) for m in ticket.messages if len(m.body) > max_chars]
+    if not long:
+        return ticket, ""
+
+    def cut(body: str) -> str:
+        head = body[:max_chars]
+        word_end = max(head.rfind(" "), head.rfind("\n"))
+        return head[:word_end] if word_end > max_chars // 2 else head
+
+    messages = tuple(replace(m, body=cut(m.body)) if len(m.body) > max_chars else m for m in ticket.messages)
+    which = "a message" if len(long) == 1 else f"{len(long)} messages"
+    remark = (f"Message cut: Deskhand read only the first {max_chars:,} characters of {which} "
+              f"({max(long):,} in all); read the rest in the ticket.")
+    return replace(ticket, messages=messages), remark
+
+
 def analyze(ticket: Ticket, message: Message, p: Pipeline, timings: dict[str, float] | None = None) -> Analysis:
     """Triage, retrieve, draft and render for one customer message. No helpdesk I/O.
 
-    `timings`, when given, receives the wall-clock seconds of each stage (embed, triage, retrieve,
-    draft, render), for benchmarks.
+    Reads at most MAX_MESSAGE_CHARS of each message (`within_reading_limit`). `timings`, when given,
+    receives the wall-clock seconds of each stage (embed, triage, retrieve, draft, render), for benchmarks.
     """
     clock = _StageClock(timings)
+    ticket, cut_remark = within_reading_limit(ticket)
+    message = next((m for m in ticket.messages if m.id == message.id), message)
     query_text = triage_text(ticket)
     query_vec = p.embedder.embed([query_text])[0]
     clock.lap("embed")
@@ -126,6 +153,8 @@ def analyze(ticket: Ticket, message: Message, p: Pipeline, timings: dict[str, fl
         ticket, t, passages, query_vec=query_vec, sentences=p.sentences, category=category, max_words=p.max_words,
         drafting=p.config.triage.drafting, llm=p.llm, detect_languages=tuple(p.config.triage.language.detect), llm_budget=budget,
     )
+    if cut_remark:
+        d = replace(d, remarks=(*d.remarks, cut_remark))
     clock.lap("draft")
     # the index's age limit, for the note's stale-source marks (a test double may not have one)
     stale_after_days = getattr(p.index, "stale_after_days", None)
@@ -202,9 +231,12 @@ def run_event(event: TicketEvent, p: Pipeline, job_id: str) -> Outcome:
     if message is None:
         bound.info("skipped", reason=why_not)
         return Outcome("skipped", ticket.id, reason=why_not)
-    if not p.store.claim(p.helpdesk.name, ticket.id, message.id, job_id):
-        bound.info("skipped", reason="claimed by another job", message_id=message.id)
-        return Outcome("skipped", ticket.id, reason="claimed by another job", message_id=message.id)
+    claim = p.store.claim(p.helpdesk.name, ticket.id, message.id, job_id)
+    if not claim:
+        # the store row, not the ticket, knows: e.g. a re-sent message whose note the helpdesk no longer shows
+        why = "a note was already posted for this message" if claim.status == "posted" else "in progress in another job"
+        bound.info("skipped", reason=why, message_id=message.id, holder_job_id=claim.job_id)
+        return Outcome("skipped", ticket.id, reason=why, message_id=message.id)
 
     a = analyze(ticket, message, p)
     t = a.triage

@@ -61,6 +61,19 @@ class OutcomeRow:
     detail: str | None
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What `Store.claim` decided. True when this job may answer the message; when it may not, `status`
+    says why: `posted` (a note was already posted for this message) or `claimed` (`job_id` is on it)."""
+
+    granted: bool
+    status: str  # the row's status: claimed | posted
+    job_id: str  # the job that holds the row (this job when granted)
+
+    def __bool__(self) -> bool:
+        return self.granted
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -75,21 +88,23 @@ class Store:
         self.stale_claim_after = stale_claim_after
         metadata.create_all(self.engine)
 
-    def claim(self, helpdesk: str, ticket_id: int, message_id: str, job_id: str) -> bool:
-        """True if this job may answer the message: it claimed it now, holds the claim already, or the
-        previous claim went stale without posting. False if a note was posted or another job is on it."""
+    def claim(self, helpdesk: str, ticket_id: int, message_id: str, job_id: str) -> Claim:
+        """A granted `Claim` if this job may answer the message: it claimed it now, holds the claim already,
+        or the previous claim failed or went stale without posting. Otherwise a refused `Claim` whose
+        `status` is `posted` (a note was already posted) or `claimed` (another job, `job_id`, is on it)."""
         now = _now()
         key = dict(helpdesk=helpdesk, ticket_id=str(ticket_id), message_id=message_id)
+        where = [outcomes.c[k] == v for k, v in key.items()]
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(outcomes).values(**key, job_id=job_id, status="claimed", created_at=now, updated_at=now))
-            return True
+            return Claim(True, "claimed", job_id)
         except IntegrityError:
             pass
         with self.engine.begin() as conn:
-            row = conn.execute(select(outcomes).where(*(outcomes.c[k] == v for k, v in key.items()))).one()
+            row = conn.execute(select(outcomes).where(*where)).one()
             if row.status == "posted":
-                return False
+                return Claim(False, "posted", row.job_id)
             updated_at = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=timezone.utc)
             if row.job_id == job_id or row.status == "failed" or now - updated_at > self.stale_claim_after:
                 # compare-and-set on the job id we saw, so two takers cannot both win
@@ -98,8 +113,10 @@ class Store:
                     .where(outcomes.c.id == row.id, outcomes.c.job_id == row.job_id, outcomes.c.status != "posted")
                     .values(job_id=job_id, status="claimed", updated_at=now)
                 )
-                return res.rowcount == 1
-            return False
+                if res.rowcount == 1:
+                    return Claim(True, "claimed", job_id)
+                row = conn.execute(select(outcomes).where(*where)).one()  # the taker that won, or its note
+            return Claim(False, "posted" if row.status == "posted" else "claimed", row.job_id)
 
     def finish(
         self,

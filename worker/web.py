@@ -5,7 +5,7 @@
 | 202 {"job_id"} | verified, parsed, enqueued |
 | 200 {"status": "ignored"} | a known event Deskhand deliberately ignores (the helpdesk must not retry it) |
 | 200 {"status": "duplicate"} | a retry of a delivery already queued, by the vendor's delivery id (worker/deliveries.py) |
-| 400 {"error", "detail"} | malformed JSON, no or invalid ticket id, unknown `deskhand_event` |
+| 400 {"error", "detail"} | malformed JSON, a key twice in one object, no or invalid ticket id, unknown `deskhand_event` |
 | 401 {"error": "invalid request"} | bad signature or shared secret (the reason goes to the log only) |
 | 405 {"error"} + Allow | a method the route does not take (OPTIONS included: there is no CORS, helpdesks only POST) |
 | 413 | body over WEBHOOK_MAX_BODY_BYTES |
@@ -16,6 +16,7 @@ broker takes connections, else 503 (readiness: what a load balancer should route
 """
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from typing import Callable
 
@@ -31,6 +32,26 @@ log = structlog.get_logger(__name__)
 
 Enqueue = Callable[[TicketEvent], str]
 Ready = Callable[[], None]  # raises when the broker cannot take jobs
+
+
+def refuse_duplicate_keys(body: bytes) -> None:
+    """Raise MalformedPayload when an object of the JSON `body` holds a key twice
+    (`{"ticket_id": "1002", "ticket_id": "1003"}`): `json.loads` would keep the last silently, and which
+    ticket is meant is anyone's guess. A body that is not JSON passes: the vendor's parser judges it
+    (Freshdesk's unescaped placeholders can break the JSON, and its parser recovers the ticket id)."""
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        seen: set[str] = set()
+        for key, _value in items:
+            if key in seen:
+                raise MalformedPayload(f"duplicate key {key!r} in a JSON object: which value is meant is ambiguous; send each key once")
+            seen.add(key)
+        return dict(items)
+
+    try:
+        json.loads(body, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError is a ValueError), or absurdly deep
+        pass
 
 
 def make_enqueue(celery_app) -> Enqueue:
@@ -104,7 +125,9 @@ def create_app(
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
 
     def accept(helpdesk: str, verify: Callable[[bytes], None], parse: Callable[[bytes], TicketEvent | None]):
-        # The raw bytes: signatures cover these, never re-serialized JSON.
+        # The raw bytes: signatures cover these, never re-serialized JSON. Any Content-Type is taken (none,
+        # text/plain, form-encoded): the body is authenticated and parsed as JSON whatever its label, and
+        # Freshdesk's header for JSON-encoded rules is undocumented, so refusing one could drop real deliveries.
         body = request.get_data(cache=False)
         if request.content_length is None and len(body) >= s.webhook_max_body_bytes:
             # A chunked body (no Content-Length) is cut at the limit by the stream wrapper, not refused:
@@ -117,6 +140,7 @@ def create_app(
             bound.warning("webhook_rejected", reason=str(exc))
             return jsonify(error="invalid request"), 401
         try:
+            refuse_duplicate_keys(body)
             event = parse(body)
         except MalformedPayload as exc:
             bound.warning("webhook_malformed", reason=str(exc))

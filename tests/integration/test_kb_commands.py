@@ -69,6 +69,23 @@ def test_sync_names_the_files_it_does_not_index(settings, tmp_path) -> None:
     assert f"{folder / 'warranty.pdf'}: not a file type Deskhand reads (.htm, .html, .json, .jsonl, .markdown, .md)" in result.output
 
 
+def test_sync_names_hidden_files_and_skips_an_oversized_article_with_exit_code_1(settings, tmp_path) -> None:
+    from knowledge.sources import MAX_ARTICLE_CHARS
+
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "returns.md").write_text("# Returns\nYou can return items within 30 days of delivery.\n", encoding="utf-8")
+    (folder / ".shipping.md").write_text("# Shipping\nShipping takes 3 days.\n", encoding="utf-8")
+    (folder / "manual.md").write_text("# Manual\n" + "x" * (MAX_ARTICLE_CHARS + 1), encoding="utf-8")
+
+    result = CliRunner().invoke(cli.main, ["kb", "sync", str(folder)])
+
+    assert result.exit_code == 1 and "1 added" in result.output
+    assert f"{folder / '.shipping.md'}: a hidden file (its name starts with '.'), not read" in result.output
+    assert f"{folder / 'manual.md'}: article 'manual' has {MAX_ARTICLE_CHARS + 1:,} characters of text" in result.output
+    assert "split it into smaller articles" in result.output
+
+
 def test_empty_search_text_is_a_usage_error(settings) -> None:
     result = CliRunner().invoke(cli.main, ["kb", "search", "  "])
     assert result.exit_code == 2 and "TEXT is empty" in result.output

@@ -441,3 +441,37 @@ def test_an_article_without_text_is_named(index: KnowledgeIndex, tmp_path: Path)
     (folder / "draft.md").write_text("---\nid: hc-900\ntitle: Coming soon\n---\n")
     stats = sync_folder(index, folder)
     assert stats.skipped == 1 and stats.ignored == ("article 'hc-900' (“Coming soon”): no text to index",)
+
+
+def test_an_article_over_the_size_cap_keeps_its_last_good_version(index: KnowledgeIndex, tmp_path: Path) -> None:
+    from knowledge.sources import MAX_ARTICLE_CHARS
+
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "refunds.md").write_text("# Refunds\nRefunds take 5 days.\n")
+    (folder / "returns.md").write_text("# Returns\nReturn within 30 days.\n")
+    sync_folder(index, folder)
+
+    (folder / "refunds.md").write_text("# Refunds\n" + "Refunds take 9 days, says the pasted manual.\n\n" * (MAX_ARTICLE_CHARS // 40))
+    stats = sync_folder(index, folder)
+
+    assert (stats.updated, stats.deleted, stats.chunks_embedded, stats.kept_ids) == (0, 0, 0, ("refunds",))
+    assert len(stats.errors) == 1 and stats.errors[0].startswith(f"{folder / 'refunds.md'}: article 'refunds' has ")
+    assert stats.errors[0].endswith("; split it into smaller articles")
+    assert "5 days" in index.search("how long do refunds take", top_k=1)[0].text  # the last good version
+
+
+def test_hidden_files_and_folders_are_named_not_indexed(index: KnowledgeIndex, tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    (folder / ".drafts").mkdir(parents=True)
+    (folder / "returns.md").write_text("# Returns\nReturn within 30 days.\n")
+    (folder / ".refunds.md").write_text("# Refunds\nRefunds take 5 days.\n")
+    (folder / ".drafts" / "gift-cards.md").write_text("# Gift cards\nGift cards never expire.\n")
+
+    stats = sync_folder(index, folder)
+
+    assert {a.id for a in index.article_infos()} == {"returns"} and stats.errors == ()
+    assert stats.ignored == (
+        f"{folder / '.drafts'}: a hidden folder (its name starts with '.'), not read (rename it if it holds articles)",
+        f"{folder / '.refunds.md'}: a hidden file (its name starts with '.'), not read (rename it if it holds articles)",
+    )

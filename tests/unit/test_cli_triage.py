@@ -26,12 +26,19 @@ def settings(tmp_path, monkeypatch) -> Settings:
     s = Settings(data_dir=tmp_path, config_dir=ROOT / "config", embedding_model="unused")
     monkeypatch.setattr(cli, "get_settings", lambda: s)
 
+    use_index(monkeypatch, [PASSAGE])
+    return s
+
+
+def use_index(monkeypatch, passages: list[Passage]) -> None:
+    """Make `deskhand triage` build its pipeline over an index holding `passages`."""
+
     def build_pipeline(_s, *, helpdesk=None, with_store=True):
         cfg = load_config(_s.config_dir)
-        return Pipeline(helpdesk=None, config=cfg, taxonomy=Taxonomy.build(cfg.triage, EMB), index=ListIndex([PASSAGE], EMB), embedder=EMB)
+        index = ListIndex(passages, EMB)
+        return Pipeline(helpdesk=None, config=cfg, taxonomy=Taxonomy.build(cfg.triage, EMB), index=index, embedder=EMB)
 
     monkeypatch.setattr("worker.wiring.build_pipeline", build_pipeline)
-    return s
 
 
 def run(*args: str):
@@ -125,3 +132,33 @@ def test_config_check_validates_the_unlabelled_export(settings, tmp_path, monkey
     monkeypatch.setattr(settings, "triage_unlabeled_path", str(tmp_path / "past.csv"))
     out = CliRunner().invoke(cli.main, ["config", "check"])
     assert out.exit_code == 1 and "TRIAGE_UNLABELED_PATH: " in out.output and "expected a .txt file" in out.output
+
+
+def test_triage_refuses_text_and_a_ticket_file_together(settings):
+    path = ROOT / "demo" / "tickets" / "1001.json"
+    out = CliRunner().invoke(cli.main, ["triage", "How long does shipping take?", "--ticket", str(path)])
+    assert out.exit_code == 2
+    assert f"give TEXT or --ticket FILE, not both (got TEXT and --ticket {path})" in out.output
+    assert "category:" not in out.output
+
+
+def test_triage_json_adds_the_note_text_and_keeps_the_other_keys(settings):
+    out = run("triage", "How do refunds go back to my payment method?", "--json")
+    data = json.loads(out.stdout)
+    assert list(data) == ["triage", "tags", "group", "priority", "drafted", "would_skip", "note", "index_empty"]
+    assert data["note"].startswith("Deskhand · ") and "<" not in data["note"]
+    assert data["note"].splitlines()[-1].startswith("deskhand:v1 ticket=0 message=m-0")
+    assert data["index_empty"] is False
+
+
+def test_triage_on_an_empty_index_says_so_around_the_note(settings, monkeypatch):
+    use_index(monkeypatch, [])
+    out = run("triage", "How do refunds go back to my payment method?")
+    assert out.exit_code == 0, out.output
+    empty = (f"NOTE: the help-center index ({settings.chroma_dir}) is empty, so no draft is possible: "
+             "run `deskhand kb sync PATH` (or --source zendesk|freshdesk), then preview again.")
+    assert out.stdout.startswith(empty + "\n")
+    lines = out.stdout.rstrip().splitlines()
+    assert lines[-1] == empty and lines[-3].startswith("deskhand:v1 ")  # right below the note, whose "No draft" blames the sources
+    data = json.loads(run("triage", "How do refunds go back to my payment method?", "--json").stdout)
+    assert data["index_empty"] is True and data["drafted"] is False

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from knowledge.sources import load_articles, load_html
+from knowledge.sources import MAX_ARTICLE_CHARS, load_articles, load_html
 
 
 def write(path: Path, text: str) -> Path:
@@ -73,3 +73,24 @@ def test_unclosed_title_without_heading_falls_back_to_the_file_name(tmp_path: Pa
 
     assert (article.title, article.body) == ("refund times", "Refunds take 5 days\n\nunclosed")
     assert load_html(long_title).title == "long"
+
+
+def test_an_article_over_the_size_cap_is_left_out_with_its_place_and_id(tmp_path: Path) -> None:
+    huge = "Paragraph of a whole manual pasted into one file.\n\n" * (MAX_ARTICLE_CHARS // 50)
+    write(tmp_path / "manual.md", "---\nid: hc-77\n---\n# Manual\n" + huge)
+    write(tmp_path / "good.md", "# Good\nFine.\n")
+    feed = [{"id": "ok", "title": "OK", "text": "x"}, {"id": "dump", "title": "Dump", "text": "y" * (MAX_ARTICLE_CHARS + 1)}]
+    write(tmp_path / "feed.jsonl", "\n".join(json.dumps(record) for record in feed) + "\n")
+    write(tmp_path / "at-the-cap.md", "# At the cap\n" + "z" * MAX_ARTICLE_CHARS)
+
+    report = load_articles(tmp_path)
+
+    assert [a.id for a in report.articles] == ["at-the-cap", "ok", "good"]  # file path order: feed.jsonl, good.md
+    assert [(e.message.split(": ")[0], e.article_ids, e.ids_known) for e in report.errors] == [
+        (f"{tmp_path / 'feed.jsonl'}:2", {"dump"}, True),
+        (str(tmp_path / "manual.md"), {"hc-77"}, True),
+    ]
+    assert report.errors[1].message == (
+        f"{tmp_path / 'manual.md'}: article 'hc-77' has {len(huge.strip()):,} characters of text, more than the "
+        f"{MAX_ARTICLE_CHARS:,} one article may have; split it into smaller articles"
+    )

@@ -426,4 +426,26 @@ def test_a_folder_lists_the_files_it_cannot_read_instead_of_dropping_them_silent
     report = load_articles(tmp_path)
     assert [a.id for a in report.articles] == ["returns"] and report.errors == ()
     why = "not a file type Deskhand reads (.htm, .html, .json, .jsonl, .markdown, .md); convert it to Markdown or HTML"
-    assert report.ignored == (f"{tmp_path / 'notes.txt'}: {why}", f"{tmp_path / 'policies' / 'warranty.pdf'}: {why}")
+    hidden = "a hidden file (its name starts with '.'), not read (rename it if it holds articles)"
+    assert report.ignored == (
+        f"{tmp_path / '.DS_Store'}: {hidden}", f"{tmp_path / 'notes.txt'}: {why}", f"{tmp_path / 'policies' / 'warranty.pdf'}: {why}"
+    )
+
+
+def test_hidden_files_are_listed_and_a_hidden_folder_once_for_all_it_holds(tmp_path: Path) -> None:
+    from knowledge.sources import load_articles
+
+    write(tmp_path / "returns.md", "# Returns\nReturn within 30 days.\n")
+    write(tmp_path / ".refunds.md", "# Refunds\nWithin 14 days.\n")
+    write(tmp_path / "billing" / ".invoices.md", "# Invoices\nMonthly.\n")
+    write(tmp_path / ".git" / "HEAD", "ref: refs/heads/main\n")
+    write(tmp_path / ".git" / "refs" / "heads" / "main", "0" * 40)
+
+    report = load_articles(tmp_path)
+
+    assert [a.id for a in report.articles] == ["returns"] and report.errors == ()
+    assert report.ignored == (
+        f"{tmp_path / '.git'}: a hidden folder (its name starts with '.'), not read (rename it if it holds articles)",
+        f"{tmp_path / '.refunds.md'}: a hidden file (its name starts with '.'), not read (rename it if it holds articles)",
+        f"{tmp_path / 'billing' / '.invoices.md'}: a hidden file (its name starts with '.'), not read (rename it if it holds articles)",
+    )

@@ -99,7 +99,18 @@ def test_store_claim_blocks_a_concurrent_duplicate(tmp_path):
     p = pipeline(hd, tmp_path)
     assert p.store.claim("fake", 42, "m1", "other-job")
     out = run_event(EVENT, p, "j1")
-    assert out.status == "skipped" and out.reason == "claimed by another job"
+    assert out.status == "skipped" and out.reason == "in progress in another job"
+    assert not any(c[0] == "note" for c in hd.calls)
+
+
+def test_resent_message_whose_note_the_store_recorded_says_so(tmp_path):
+    # the helpdesk copy shows no note (e.g. tickets copied anew), but the store row says it was posted
+    hd = FakeHelpdesk(ticket(message(1, "How long does standard shipping take?")))
+    p = pipeline(hd, tmp_path)
+    assert p.store.claim("fake", 42, "m1", "j1")
+    p.store.finish("fake", 42, "m1", status="posted")
+    out = run_event(EVENT, p, "j2")
+    assert (out.status, out.reason, out.message_id) == ("skipped", "a note was already posted for this message", "m1")
     assert not any(c[0] == "note" for c in hd.calls)
 
 
@@ -213,3 +224,18 @@ def test_a_how_to_ticket_reads_the_best_articles_numbered_steps_before_closer_ch
     steps = with_best_article(first, index, query, min_score=0.0, extra=1, prefer_steps=True)
     assert "w#3" not in [p.chunk_id for p in plain]  # by score alone the steps are the furthest chunk
     assert "w#3" in [p.chunk_id for p in steps]
+
+
+def test_a_huge_message_is_read_up_to_the_limit_and_the_note_says_so(tmp_path):
+    from worker.pipeline import MAX_MESSAGE_CHARS, analyze, within_reading_limit
+
+    body = "How long does standard shipping take? " + "lorem ipsum " * 10_000  # ~120,000 characters
+    t = ticket(message(1, body), message(2, "short one"))
+    capped, remark = within_reading_limit(t)
+    assert len(capped.messages[0].body) <= MAX_MESSAGE_CHARS and capped.messages[0].body.endswith(("lorem", "ipsum"))
+    assert capped.messages[1] is t.messages[1]
+    assert remark == (f"Message cut: Deskhand read only the first {MAX_MESSAGE_CHARS:,} characters of a message "
+                      f"({len(body):,} in all); read the rest in the ticket.")
+    assert within_reading_limit(ticket(message(1, "short"))) == (ticket(message(1, "short")), "")
+    a = analyze(t, t.messages[0], pipeline(FakeHelpdesk(t), tmp_path))
+    assert a.triage.category == "shipping" and remark in a.draft.remarks and "Message cut:" in a.note.html

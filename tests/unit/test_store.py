@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy
 
-from worker.store import Store, outcomes
+from worker.store import Claim, Store, outcomes
 
 
 def pg_url():
@@ -44,3 +44,11 @@ def test_failed_or_stale_claims_can_be_taken_over(store):
     assert not store.claim("zendesk", 2, "c1", "job-c")
     time.sleep(0.6)
     assert store.claim("zendesk", 2, "c1", "job-c")
+
+
+def test_a_refused_claim_says_whether_a_note_was_posted_or_which_job_holds_it(store):
+    assert store.claim("zendesk", 3, "c1", "job-a") == Claim(True, "claimed", "job-a")
+    assert store.claim("zendesk", 3, "c1", "job-b") == Claim(False, "claimed", "job-a")
+    store.finish("zendesk", 3, "c1", status="posted")
+    assert store.claim("zendesk", 3, "c1", "job-b") == Claim(False, "posted", "job-a")
+    assert store.claim("zendesk", 3, "c1", "job-a") == Claim(False, "posted", "job-a")  # even its own job never posts twice

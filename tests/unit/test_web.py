@@ -210,3 +210,33 @@ def test_readyz_is_503_while_the_broker_is_unreachable_and_200_once_it_is_back()
 def test_the_default_readiness_check_opens_a_real_broker_connection():
     client = create_app(settings(redis_url="redis://127.0.0.1:1/0")).test_client()  # nothing listens on port 1
     assert client.get("/readyz").status_code == 503
+
+
+def test_a_key_twice_in_one_object_is_400_on_both_routes(client, queued):
+    zendesk = b'{"deskhand_event": "ticket_changed", "ticket_id": "1002", "ticket_id": "1003", "current_user_id": "7"}'
+    freshdesk = b'{"freshdesk_webhook": {"ticket_id": "1002", "triggered_event": "x", "ticket_id": "1003"}}'
+
+    zd = client.post("/webhooks/zendesk", data=zendesk, headers=signed(zendesk))
+    fd = client.post("/webhooks/freshdesk", data=freshdesk, headers={"X-Deskhand-Secret": "fd-secret", "Content-Type": "application/json"})
+
+    detail = "duplicate key 'ticket_id' in a JSON object: which value is meant is ambiguous; send each key once"
+    assert (zd.status_code, zd.get_json()) == (400, {"error": "malformed payload", "detail": detail})
+    assert (fd.status_code, fd.get_json()) == (400, {"error": "malformed payload", "detail": detail})
+    assert queued == []
+    unsigned = client.post("/webhooks/zendesk", data=zendesk, headers=signed(zendesk, secret="wrong"))
+    assert unsigned.status_code == 401  # verified first: an unsigned body learns nothing about its content
+
+
+def test_a_freshdesk_body_a_placeholder_broke_still_recovers_its_ticket_id(client, queued):
+    body = b'{"freshdesk_webhook": {"ticket_id": "1002", "triggered_event": "say "hi""}}'  # not JSON: no duplicate check
+    resp = client.post("/webhooks/freshdesk", data=body, headers={"X-Deskhand-Secret": "fd-secret", "Content-Type": "application/json"})
+    assert resp.status_code == 202 and queued[-1].ticket_id == 1002
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded", "application/json; charset=utf-8"])
+def test_any_content_type_is_taken_since_the_signed_body_is_parsed_as_json(client, queued, content_type):
+    headers = {k: v for k, v in signed(TRIGGER).items() if k != "Content-Type"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    resp = client.post("/webhooks/zendesk", data=TRIGGER, headers=headers)
+    assert resp.status_code == 202 and queued[-1].ticket_id == 1001
