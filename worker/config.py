@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from integrations.base import PRIORITIES, Priority
 from worker.models import ROLES, Role
@@ -53,14 +54,35 @@ RiskFlag = Literal[
 RISK_FLAGS: tuple[str, ...] = get_args(RiskFlag)
 
 
-def _check_patterns(v: list[str]) -> list[str]:
-    """Each pattern must compile with the `regex` module, which triage matches them with."""
-    for rx in v:
+# One-character texts: a pattern that matches one of them (or the empty text) matches nearly every ticket.
+# '' catches '', 'a*' and '(x)?'; the others catch zero-width patterns ('\b') and one-character ones ('.', '\w').
+_TRIVIAL_TEXTS = ("", " ", "\n", ".", ",", "!", "?", *"abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def _check_pattern(rx: str) -> str:
+    """A category pattern must compile with the `regex` module and flags triage matches it with
+    (worker/triage.py `Taxonomy.build`), and must need some real text to match."""
+    try:
+        compiled = regex.compile(rx, regex.I | regex.V0)
+    except regex.error as exc:
+        raise ValueError(f"pattern {rx!r} is not a valid regular expression: {exc}") from exc
+    for text in _TRIVIAL_TEXTS:
         try:
-            regex.compile(rx, regex.V0)
-        except regex.error as exc:
-            raise ValueError(f"pattern {rx!r} is not a valid regular expression: {exc}") from exc
-    return v
+            found = compiled.search(text, timeout=0.05)  # triage's RULE_TIMEOUT_S
+        except TimeoutError:  # so slow on one character that it cannot match every ticket in time either
+            continue
+        if found is None:
+            continue
+        if text == "":
+            raise ValueError(
+                f"pattern {rx!r} matches every ticket: it matches empty text "
+                "(a pattern whose parts are all optional, such as 'x*', 'x?' or '(x)?', needs no text at all)"
+            )
+        raise ValueError(f"pattern {rx!r} matches every ticket: it matches the single character {text!r}")
+    return rx
+
+
+Pattern = Annotated[str, AfterValidator(_check_pattern)]
 
 
 def _check_phrases(v: list[str]) -> list[str]:
@@ -88,7 +110,7 @@ class CategoryConfig(_Strict):
     examples: list[str] = Field(min_length=1)
     requires: list[RequiredFact] = []  # facts the agent needs before replying; absent ones are listed in the note
     keywords: list[str] = []  # case-insensitive whole-word phrases; a match overrides the classifier
-    patterns: list[str] = []  # case-insensitive regular expressions; a match overrides the classifier
+    patterns: list[Pattern] = []  # case-insensitive regular expressions; a match overrides the classifier
     greeting: dict[str, str] = {}  # language → the draft's first line, overriding drafting.greeting for this category
     closing: dict[str, str] = {}  # language → the draft's last line, overriding drafting.closing for this category
 
@@ -105,7 +127,6 @@ class CategoryConfig(_Strict):
         return v
 
     _keywords = field_validator("keywords")(_check_phrases)
-    _patterns = field_validator("patterns")(_check_patterns)
 
 
 class UrgencyConfig(_Strict):
@@ -152,11 +173,43 @@ class LanguageConfig(_Strict):
 
 
 class RiskConfig(_Strict):
-    role: Role | None = None  # the most the AI may do when this flag is raised (null: no limit)
+    role: Role | None = None  # the most the AI may do when this flag is raised (null: no limit; self_harm: see below)
     phrases: list[str] = []  # extra case-insensitive phrases that raise the flag, besides the built-in detector
     urgency: UrgencyFloor | None = None  # the least urgency a ticket with this flag gets (null: no floor)
 
     _phrases = field_validator("phrases")(_check_phrases)
+
+
+# A customer who may be at risk must reach a person, fast, whatever ops configure: self_harm may lower a
+# role to summary_only or escalate_only only, its urgency floor is "urgent", and a file whose `risks:`
+# leaves it out gets this entry. A weaker entry is a config error rather than silently corrected, so
+# the file never says something Deskhand does not do.
+SELF_HARM_ROLES: tuple[Role, ...] = ("summary_only", "escalate_only")
+SELF_HARM_DEFAULT = RiskConfig(role="escalate_only", urgency="urgent")
+
+
+def _self_harm_reaches_a_human(risks: dict[str, RiskConfig]) -> dict[str, RiskConfig]:
+    """`risks` with the self_harm entry added when absent; raises PydanticCustomError `unsafe_self_harm`
+    (its context names the key at fault, for the file:line) when the entry would let the AI draft or
+    leave the ticket below urgent."""
+    entry = risks.get("self_harm")
+    if entry is None:
+        return {**risks, "self_harm": SELF_HARM_DEFAULT}
+    if entry.role not in SELF_HARM_ROLES:
+        raise PydanticCustomError(
+            "unsafe_self_harm",
+            "self_harm's role must be summary_only or escalate_only, not {got}: a customer who may be at risk "
+            "must reach a person, never get an AI-drafted reply",
+            {"key": "role", "got": entry.role or "null or missing (no limit)"},
+        )
+    if entry.urgency != "urgent":
+        raise PydanticCustomError(
+            "unsafe_self_harm",
+            "self_harm's urgency must be urgent, not {got}: a customer who may be at risk must reach a person "
+            "fast (Deskhand refuses a lower floor rather than ignore it)",
+            {"key": "urgency", "got": entry.urgency or "null or missing (no floor)"},
+        )
+    return risks
 
 
 class DraftingConfig(_Strict):
@@ -176,8 +229,11 @@ class TriageConfig(_Strict):
     categories: dict[str, CategoryConfig] = Field(min_length=1)
     urgency: UrgencyConfig = UrgencyConfig()
     language: LanguageConfig = LanguageConfig()
-    risks: dict[RiskFlag, RiskConfig] = {}
+    # validate_default: a file without `risks:` still gets the self_harm entry
+    risks: dict[RiskFlag, RiskConfig] = Field({}, validate_default=True)
     drafting: DraftingConfig = DraftingConfig()
+
+    _self_harm = field_validator("risks")(_self_harm_reaches_a_human)
 
     @field_validator("categories")
     @classmethod
@@ -437,6 +493,9 @@ def _validate(model: type[BaseModel], path: Path) -> BaseModel:
             elif err["type"] == "literal_error" and loc and loc[0] == "risks" and "[key]" in err["loc"]:
                 msg = f"unknown risk flag (valid: {', '.join(RISK_FLAGS)})"
                 at_key = True
+            elif err["type"] == "unsafe_self_harm":
+                loc = (*loc, "self_harm", err["ctx"]["key"])  # the validator sees all of `risks`; point at the key
+                field = ".".join(str(p) for p in loc)
             elif err["type"] in ("float_type", "int_type"):
                 number = "a whole number" if err["type"] == "int_type" else "a number such as 0.5"
                 msg = f"expected {number}, got {_yaml_kind(err['input'])}"

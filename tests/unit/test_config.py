@@ -132,7 +132,7 @@ def test_unknown_risk_flag_in_routing(tmp_path):
 
 def test_bad_rule_pattern_names_its_line(tmp_path):
     bad = TRIAGE.replace('    role: summary_only\n', "    role: summary_only\n    patterns: ['refund(']\n")
-    with pytest.raises(ConfigError, match=r"triage.yaml:10: categories.refunds.patterns: .*not a valid regular expression"):
+    with pytest.raises(ConfigError, match=r"triage.yaml:10: categories.refunds.patterns.0: .*not a valid regular expression"):
         load_config(write(tmp_path, triage=bad))
 
 
@@ -316,3 +316,107 @@ def test_customer_tiers_match_whatever_their_case(tmp_path):
     assert cfg.triage.urgency.tiers == {"enterprise": "high"}
     with pytest.raises(ConfigError, match=r"urgency.tiers: .*tier 'enterprise' is given twice"):
         load_config(write(tmp_path, triage=TRIAGE + "urgency:\n  tiers: {Enterprise: urgent, enterprise: low}\n"))
+
+
+# --- self_harm always reaches a person, fast ------------------------------------------------------
+
+
+SELF_HARM_WHY = "a customer who may be at risk must reach a person"
+
+
+@pytest.mark.parametrize("role, shown", [
+    ("draft", "draft"), ("constrained_draft", "constrained_draft"), ("null", "null or missing (no limit)"),
+])
+def test_a_self_harm_role_that_lets_the_ai_draft_is_an_error_at_its_line(tmp_path, role, shown):
+    bad = TRIAGE + f"risks:\n  self_harm:\n    role: {role}\n    urgency: urgent\n"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, triage=bad))
+    assert str(err.value) == (
+        f"{tmp_path / 'triage.yaml'}:13: risks.self_harm.role: self_harm's role must be summary_only or escalate_only, "
+        f"not {shown}: {SELF_HARM_WHY}, never get an AI-drafted reply"
+    )
+
+
+@pytest.mark.parametrize("entry, line, shown", [
+    ("\n    role: escalate_only\n    urgency: high\n", 14, "high"),
+    ("\n    role: summary_only\n", 13, "null or missing (no floor)"),  # no urgency key: the entry's first line
+])
+def test_a_self_harm_urgency_below_urgent_is_an_error_not_ignored(tmp_path, entry, line, shown):
+    bad = TRIAGE + f"risks:\n  self_harm:{entry}"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, triage=bad))
+    assert str(err.value).startswith(
+        f"{tmp_path / 'triage.yaml'}:{line}: risks.self_harm.urgency: self_harm's urgency must be urgent, not {shown}: "
+        f"{SELF_HARM_WHY} fast"
+    )
+
+
+def test_the_new_user_pass_edit_of_the_shipped_file_fails_config_check(tmp_path):
+    shipped = (ROOT / "config" / "triage.yaml").read_text()
+    edited = shipped.replace("self_harm: {role: escalate_only, urgency: urgent}", "self_harm: {role: draft}")
+    assert edited != shipped
+    (tmp_path / "routing.yaml").write_text((ROOT / "config" / "routing.yaml").read_text())
+    (tmp_path / "triage.yaml").write_text(edited)
+    line = next(n for n, text in enumerate(edited.splitlines(), start=1) if "self_harm: {role: draft}" in text)
+    with pytest.raises(ConfigError, match=rf"triage.yaml:{line}: risks.self_harm.role: .*not draft: {SELF_HARM_WHY}"):
+        load_config(tmp_path)
+
+
+def test_self_harm_may_stop_at_summary_only(tmp_path):
+    ok = TRIAGE + "risks:\n  self_harm: {role: summary_only, urgency: urgent, phrases: [overdose]}\n"
+    risk = load_config(write(tmp_path, triage=ok)).triage.risks["self_harm"]
+    assert (risk.role, risk.urgency, risk.phrases) == ("summary_only", "urgent", ["overdose"])
+
+
+@pytest.mark.parametrize("risks", ["", "risks:\n  legal_threat: {role: escalate_only}\n", "risks: {}\n"])
+def test_self_harm_left_out_of_risks_gets_the_safe_built_in_entry(tmp_path, risks):
+    cfg = load_config(write(tmp_path, triage=TRIAGE + risks)).triage
+    assert (cfg.risks["self_harm"].role, cfg.risks["self_harm"].urgency) == ("escalate_only", "urgent")
+
+
+def test_self_harm_is_checked_in_code_built_configs_too():
+    from pydantic import ValidationError
+
+    from worker.config import CategoryConfig, RiskConfig, TriageConfig
+
+    categories = {"shipping": CategoryConfig(role="draft", examples=["where is my parcel"])}
+    assert TriageConfig(categories=categories).risks["self_harm"] == RiskConfig(role="escalate_only", urgency="urgent")
+    with pytest.raises(ValidationError, match="self_harm's role must be summary_only or escalate_only, not draft"):
+        TriageConfig(categories=categories, risks={"self_harm": RiskConfig(role="draft", urgency="urgent")})
+
+
+# --- category patterns must need some text ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("pattern, problem", [
+    ("''", "it matches empty text"),
+    ("'a*'", "it matches empty text"),
+    ("'(x)?'", "it matches empty text"),
+    ("'^'", "it matches empty text"),
+    (r"'\b'", "it matches the single character 'a'"),
+    ("'.'", "it matches the single character ' '"),
+    (r"'\w+'", "it matches the single character 'a'"),
+])
+def test_a_pattern_that_matches_every_ticket_is_an_error_at_its_line(tmp_path, pattern, problem):
+    bad = TRIAGE.replace("    role: summary_only\n", f"    role: summary_only\n    patterns:\n      - '\\bRMA-\\d{{6}}\\b'\n      - {pattern}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, triage=bad))
+    msg = str(err.value)
+    assert msg.startswith(f"{tmp_path / 'triage.yaml'}:12: categories.refunds.patterns.1: pattern ")
+    assert f"matches every ticket: {problem}" in msg
+
+
+def test_a_pattern_that_does_not_compile_names_its_own_line(tmp_path):
+    bad = TRIAGE.replace("    role: summary_only\n", "    role: summary_only\n    patterns:\n      - 'refund'\n      - '[z-a]'\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, triage=bad))
+    assert str(err.value) == (
+        f"{tmp_path / 'triage.yaml'}:12: categories.refunds.patterns.1: "
+        "pattern '[z-a]' is not a valid regular expression: bad character range at position 4"
+    )
+
+
+def test_patterns_that_need_real_text_still_load(tmp_path):
+    ok = TRIAGE.replace("    role: summary_only\n", "    role: summary_only\n    patterns: ['\\bRMA-\\d{6}\\b', 'money\\s+back', '(?=refund)\\w+']\n")
+    cfg = load_config(write(tmp_path, triage=ok)).triage
+    assert cfg.categories["refunds"].patterns == [r"\bRMA-\d{6}\b", r"money\s+back", r"(?=refund)\w+"]
