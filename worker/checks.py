@@ -351,7 +351,17 @@ def policy_checklist(passages: list[Passage], citations: list[Passage]) -> tuple
         picked = [i for i, s in enumerate(sentences) if _CONDITION.search(s) and word_count(s) >= 4] or [0][: len(sentences)]
         for i in picked:
             text = LIST_ITEM.sub("", sentences[i]).strip()
-            if LIST_ITEM.match(sentences[i]):
+            if text.endswith(":"):
+                # a lead-in alone ("These items cannot be returned:") says nothing: give it its list
+                items_after = []
+                for following in sentences[i + 1 :]:
+                    if not LIST_ITEM.match(following):
+                        break
+                    items_after.append(LIST_ITEM.sub("", following).strip().rstrip("."))
+                if not items_after:
+                    continue
+                text = f"{text} {'; '.join(items_after)}."
+            elif LIST_ITEM.match(sentences[i]):
                 # a list item alone ("Gift cards, digital or printed.") says nothing: give it its lead-in
                 lead = next((s for s in reversed(sentences[:i]) if not LIST_ITEM.match(s)), "")
                 # a heading that is itself a question ("Why is my refund less than expected?") is no lead-in

@@ -52,6 +52,9 @@ _CITATIONS = re.compile(r"(?:\s*\[\d+\])+")
 # "See “Other article”" points the reader elsewhere; out of its article it answers nothing.
 _CROSS_REFERENCE = re.compile(r"(^|\b)see [\"“']", re.I)
 _PAREN_REFERENCE = re.compile(r"\s*\((?:see|read) [\"“'][^)]*\)", re.I)
+# Not reply material: a Markdown table row ("| Express | EU | €9.95 |" means nothing without its header)
+# and a sentence about the article itself ("This article covers the Brew Kettle…").
+_NOT_REPLY = re.compile(r"^\s*\||^this (?:article|page|guide|section|topic) (?:covers|explains|describes|is about|tells you)\b", re.I)
 # "One of the settings below is the reason", "Check the socket as above": out of the article, what
 # they point at is not in the draft. (A sentence introducing a list travels with the list, and
 # "drops below 5 °C" is a quantity, not a reference.)
@@ -563,7 +566,7 @@ def _pick_sentences(
         for unit in _units(p_idx, texts, vectors, (vectors @ query_vec).tolist(), section_starts(passage.text), heading, heading_vec):
             text = " ".join(unit.parts)
             points_away = not unit.is_list and bool(_CROSS_REFERENCE.search(text) or _DANGLING.search(text))
-            if unit.sim >= MIN_SENTENCE_SCORE and word_count(text) >= 5 and not points_away:
+            if unit.sim >= MIN_SENTENCE_SCORE and word_count(text) >= 5 and not points_away and not _NOT_REPLY.search(text):
                 # the passage's own relevance counts as much as the sentence's
                 candidates.append((0.5 * unit.sim + 0.5 * passage.score, unit))
     candidates.sort(key=lambda c: c[0], reverse=True)

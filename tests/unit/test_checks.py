@@ -226,8 +226,11 @@ def test_the_drafters_escalation_advice_is_a_remark_not_a_routing_change():
 def test_a_list_item_in_the_checklist_keeps_its_lead_in():
     gift = Passage(chunk_id="hc-final#0", article_id="hc-final", title="Final sale", score=0.6, section="Final sale",
                    text="These items cannot be returned:\n- Gift cards, digital or printed.\n- Opened personal care items.")
-    items = policy_checklist([gift], [gift])
-    assert items and all(item.startswith("These items cannot be returned: ") for item in items)
+    assert policy_checklist([gift], [gift]) == ("These items cannot be returned: Gift cards, digital or printed; Opened personal care items. [1]",)
+    # a lead-in whose list is in another chunk is no checklist item: "If both amounts are completed:" says nothing
+    cut = Passage(chunk_id="hc-final#2", article_id="hc-final", title="Final sale", score=0.6, section="Charged twice",
+                  text="A pending amount drops off within 7 days.\nIf both amounts are completed within 30 days:")
+    assert policy_checklist([cut], [cut]) == ("A pending amount drops off within 7 days. [1]",)
     headed = Passage(chunk_id="hc-final#1", article_id="hc-final", title="Final sale", score=0.6, section="Not returnable",
                      text="- Gift cards, digital or printed.")
     assert policy_checklist([headed], [headed]) == ("Not returnable: Gift cards, digital or printed. [1]",)

@@ -293,3 +293,13 @@ def test_a_bare_link_or_number_gets_no_draft():
     assert not too_little_to_answer(ticket(message(1, "https://larkspur.example/orders/LK-4830571"), subject="Where is my order?"))
     assert not too_little_to_answer(ticket(message(1, "refund pls")))
     assert run("How many business days does standard shipping take? Order LK-4830571").has_draft
+
+
+def test_table_rows_and_sentences_about_the_article_are_not_reply_material():
+    p = Passage(chunk_id="e#0", article_id="e", title="Express delivery", score=0.9,
+                text="This article covers express delivery costs in the EU.\n"
+                     "| Express delivery (1–2 business days) | EU | €9.95 |\n"
+                     "Express delivery is free on EU orders of €100 or more.")
+    d = run("express delivery costs EU free orders business days", passages=(p,))
+    assert "Express delivery is free on EU orders of €100 or more. [1]" in d.body
+    assert "|" not in d.body and "This article" not in d.body
