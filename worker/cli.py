@@ -12,7 +12,7 @@ import click
 
 from worker.config import ConfigError, load_config
 from worker.logs import configure_logging
-from worker.settings import get_settings
+from worker.settings import Settings, get_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -238,7 +238,7 @@ def kb_stats() -> None:
     s = get_settings()
     index = build_index(s)
     infos = index.article_infos()
-    where = f"{s.chroma_host}:{s.chroma_port}" if s.chroma_host else str(s.chroma_dir)
+    where = _index_location(s)
     click.echo(f"index {s.chroma_collection} at {where}: {index.count()} chunks, {len(infos)} articles")
     for source, n in sorted(Counter(i.source for i in infos).items()):
         click.echo(f"  {source}: {n} articles")
@@ -381,8 +381,8 @@ def triage(text: str | None, ticket_file: Path | None, as_json: bool) -> None:
         click.echo("\n" + empty)
 
 
-def _index_location(s) -> str:
-    """Where the index is: the Chroma server, or the folder (as `kb stats` prints it)."""
+def _index_location(s: Settings) -> str:
+    """Where the index is: the Chroma server (host:port) or its folder."""
     return f"{s.chroma_host}:{s.chroma_port}" if s.chroma_host else str(s.chroma_dir)
 
 
