@@ -48,6 +48,9 @@ SUPPORTED_SUFFIXES = MARKDOWN_SUFFIXES | HTML_SUFFIXES | {".jsonl", ".json"}
 # (5,416 characters). Text beyond it is a dump or a whole manual, not an article: a 10 MB one took 520 s
 # to embed into 9,382 chunks, which then matched almost any ticket and crowded out every other article.
 MAX_ARTICLE_CHARS = 200_000
+# A Markdown or HTML file larger than this is refused before it is parsed (an 8.6 MB page took 17 s to
+# parse only to be refused for its text): ten times the text limit leaves room for any page's markup.
+MAX_PAGE_BYTES = 10 * MAX_ARTICLE_CHARS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,6 +189,10 @@ def _load_file_located(path: Path) -> tuple[list[tuple[Article, str]], list[Load
     if suffix == ".json":
         return _load_json_located(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_PAGE_BYTES:
+            raise ValueError(f"{path}: {size:,} bytes, more than the {MAX_PAGE_BYTES:,} one article's file may have; "
+                             "split it into smaller articles")
         article = load_markdown(path) if suffix in MARKDOWN_SUFFIXES else load_html(path)
     except (ValueError, OSError) as exc:
         ids, known = _page_ids(path) if suffix in MARKDOWN_SUFFIXES else (frozenset({path.stem}), True)

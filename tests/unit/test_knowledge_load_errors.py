@@ -94,3 +94,20 @@ def test_an_article_over_the_size_cap_is_left_out_with_its_place_and_id(tmp_path
         f"{tmp_path / 'manual.md'}: article 'hc-77' has {len(huge.strip()):,} characters of text, more than the "
         f"{MAX_ARTICLE_CHARS:,} one article may have; split it into smaller articles"
     )
+
+
+def test_a_page_file_over_the_byte_cap_is_refused_before_parsing_and_keeps_its_id(tmp_path: Path) -> None:
+    from knowledge.sources import MAX_PAGE_BYTES
+
+    page = tmp_path / "dump.html"
+    write(page, "<html><head><title>Dump</title></head><body>" + "<p>x</p>" * (MAX_PAGE_BYTES // 8) + "</body></html>")
+    write(tmp_path / "big.md", "---\nid: hc-9\n---\n# Big\n" + "y " * MAX_PAGE_BYTES)
+
+    report = load_articles(tmp_path)
+
+    assert report.articles == ()
+    assert [(e.article_ids, e.ids_known) for e in report.errors] == [({"hc-9"}, True), ({"dump"}, True)]
+    size = page.stat().st_size
+    assert report.errors[1].message == (
+        f"{page}: {size:,} bytes, more than the {MAX_PAGE_BYTES:,} one article's file may have; split it into smaller articles"
+    )
