@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from knowledge import freshdesk_solutions, zendesk_hc
@@ -18,7 +18,7 @@ from knowledge.chunking import split_sections
 from knowledge.freshdesk_solutions import FreshdeskSolutions
 from knowledge.index import KnowledgeIndex, Progress, SyncStats
 from knowledge.models import Article
-from knowledge.sources import load_articles
+from knowledge.sources import MAX_ARTICLE_CHARS, load_articles
 from knowledge.zendesk_hc import ZendeskHelpCenter
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ def sync_zendesk(
                 removed.add(key)
                 log.debug("zendesk article %s not approved: %s", record["id"], reason)
             else:
-                changed[key] = article
+                changed[key] = within_size(article, zendesk_hc.SOURCE)
         applied = index.apply(changed.values(), removed, source=zendesk_hc.SOURCE, progress=page_progress)
         written += applied.chunks_written
         total = total + applied
@@ -190,11 +190,26 @@ def sync_freshdesk(
     approved: dict[str, Article] = {}
     for key, article, reason in client.walk(allow):
         if article is not None:
-            approved[key] = article
+            approved[key] = within_size(article, freshdesk_solutions.SOURCE)
         else:
             log.debug("freshdesk article %s not approved: %s", key, reason)
     stats = index.sync(approved.values(), source=freshdesk_solutions.SOURCE, progress=progress)
     return _timed(stats, started)
+
+
+def within_size(article: Article, source: str) -> Article:
+    """`article` with its text cut to MAX_ARTICLE_CHARS (at the last whitespace before it), logged.
+
+    A folder article that long is refused (`knowledge.sources`: its author can split the file); a
+    vendor article is published and approved upstream, so its first part is indexed rather than none
+    of it, and the warning names it for the knowledge owners."""
+    if len(article.body) <= MAX_ARTICLE_CHARS:
+        return article
+    head = article.body[:MAX_ARTICLE_CHARS]
+    cut = max(head.rfind(" "), head.rfind("\n"))
+    log.warning("%s article %s has %d characters of text; only the first %d are indexed: split it into smaller articles",
+                source, article.id, len(article.body), MAX_ARTICLE_CHARS)
+    return replace(article, body=head[:cut] if cut > MAX_ARTICLE_CHARS // 2 else head)
 
 
 def _timed(stats: SyncStats, started: float) -> SyncStats:
