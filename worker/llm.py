@@ -279,6 +279,7 @@ class LLMDrafter:
         public: list[Message] = [m for m in ticket.messages if m.public]
         if limit is not None:
             public = public[-limit:]
+        redactor.learn([ticket.subject, *(m.body[:MAX_MESSAGE_CHARS] for m in public)])
         return {
             "subject": redactor.redact(ticket.subject),
             "messages": [

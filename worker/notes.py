@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from integrations.base import PRIORITIES, Ticket
@@ -17,7 +18,7 @@ from worker.config import RoutingConfig
 from worker.drafting import LIST_CUT_PREFIX, NOT_IN_DRAFT_PREFIX, PROCEDURE_PREFIX, UNANSWERED_PREFIX
 from worker.escalation import RISK_WHY
 from worker.models import UNKNOWN, Draft, EscalationPacket, Note, Triage
-from worker.redaction import mask_secrets
+from worker.redaction import Redactor, mask_secrets
 
 MARKER_RE = re.compile(r"deskhand:v1 ticket=(?P<ticket>\S+) message=(?P<message>\S+) pipeline=(?P<pipeline>[\w.+-]+)")
 
@@ -33,9 +34,18 @@ def parse_marker(text: str) -> dict[str, str] | None:
 
 
 def _esc(text: str) -> str:
-    """`text` as note HTML, without card numbers, SSNs or labelled secrets (`mask_secrets`): the case
-    summary and the listed questions quote the customer, and the note must not copy those values."""
-    return html.escape(mask_secrets(text), quote=True).replace("{", "&#123;").replace("}", "&#125;")
+    return html.escape(text, quote=True).replace("{", "&#123;").replace("}", "&#125;")
+
+
+def _quoting(ticket: Ticket) -> Callable[[str], str]:
+    """`_esc` for lines that quote the ticket (the request, the case summary, listed questions, reasons):
+    card numbers, SSNs and secrets are masked (`mask_secrets`), also where the customer repeats a
+    secret without its label, since the note must not be one more copy of them to scrub. Article
+    text and links are never masked."""
+    redactor = Redactor()
+    redactor.learn([ticket.subject, *(m.body for m in ticket.messages)])
+    known = redactor.secret_values()
+    return lambda text: _esc(mask_secrets(text, known))
 
 
 def _link(url: str, text_html: str) -> str:
@@ -101,19 +111,20 @@ def _freshness(passage: Passage, stale_after_days: int | None) -> str:
     return f" — stale: older than {stale_after_days} days" if stale_after_days else " — stale"
 
 
-def _packet_html(packet: EscalationPacket, *, show_why: bool) -> str:
-    """The case summary: problem, what was tried, open questions, risk flags and why it escalated."""
-    lines = [f"Problem: {_esc(packet.problem)}"]
+def _packet_html(packet: EscalationPacket, *, show_why: bool, quote: Callable[[str], str] = _esc) -> str:
+    """The case summary: problem, what was tried, open questions, risk flags and why it escalated;
+    `quote` escapes what comes from the thread."""
+    lines = [f"Problem: {quote(packet.problem)}"]
     if packet.tried_by_customer:
-        lines.append("Customer already tried: " + _esc(" · ".join(packet.tried_by_customer)))
+        lines.append("Customer already tried: " + quote(" · ".join(packet.tried_by_customer)))
     if packet.tried_by_agents:
-        lines.append("Agents already tried: " + _esc(" · ".join(packet.tried_by_agents)))
+        lines.append("Agents already tried: " + quote(" · ".join(packet.tried_by_agents)))
     if packet.open_questions:
-        lines.append("Open questions: " + _esc(" · ".join(packet.open_questions)))
+        lines.append("Open questions: " + quote(" · ".join(packet.open_questions)))
     for flag, why in packet.risks:
         lines.append(f"Risk flag {_esc(flag)}: {_esc(why)}")
     if show_why and packet.why:
-        lines.append(f"Why: {_esc(packet.why)}")
+        lines.append(f"Why: {quote(packet.why)}")
     source = "written by the LLM from the thread" if packet.source == "llm" else "quoted from the thread"
     title = f"Case summary ({packet.messages} public message{'' if packet.messages == 1 else 's'}; {source})"
     return f"<p><strong>{title}:</strong><br>{'<br>'.join(lines)}</p>"
@@ -146,8 +157,9 @@ def render_note(
         # An image-only message (a screenshot, a photo of the parcel): the agent must open it, Deskhand cannot.
         count = f"{answered.attachments} attachment{'' if answered.attachments == 1 else 's'}"
         parts.append(f"<p><strong>Message:</strong> (no text; {count})</p>")
+    quote = _quoting(ticket)
     if triage.reasons:
-        parts.append(f"<p><small>Why: {_esc('; '.join(triage.reasons))}</small></p>")
+        parts.append(f"<p><small>Why: {quote('; '.join(triage.reasons))}</small></p>")
     if triage.risks and draft.packet is None:
         # what each flag asks of the agent, before the draft (a case summary lists them itself)
         risks = "<br>".join(f"{_esc(flag)}: {_esc(RISK_WHY.get(flag, 'raised by triage'))}" for flag in triage.risks)
@@ -159,7 +171,7 @@ def render_note(
             parts.append(f"<p><small>{_esc(draft.reason)}</small></p>")
     else:
         if draft.summary:
-            parts.append(f"<p><strong>Request:</strong> {_esc(draft.summary)}</p>")
+            parts.append(f"<p><strong>Request:</strong> {quote(draft.summary)}</p>")
         if not draft.escalate:  # an escalation states its reason once, below
             parts.append(f"<p><strong>No draft:</strong> {_esc(draft.reason)}</p>")
     if draft.drafter != "offline" and draft.has_draft:
@@ -169,9 +181,9 @@ def render_note(
     remarks = [r for r in draft.remarks if r not in open_questions]
     for line in open_questions:
         label, _, questions = line.partition(": ")
-        parts.append(f"<p><strong>{_esc(label)}:</strong> {_esc(questions)}</p>")
+        parts.append(f"<p><strong>{_esc(label)}:</strong> {quote(questions)}</p>")
     if remarks:
-        parts.append(f"<p><small>{'<br>'.join(_esc(r) for r in remarks)}</small></p>")
+        parts.append(f"<p><small>{'<br>'.join(quote(r) for r in remarks)}</small></p>")
     if draft.citations:
         label = "Sources" if draft.has_draft else "Policy to check"
         items = []
@@ -188,7 +200,7 @@ def render_note(
     if draft.escalate:
         parts.append(f"<p><strong>Escalation (no draft):</strong> {_esc(draft.reason)}</p>")
     if draft.packet is not None:
-        parts.append(_packet_html(draft.packet, show_why=not draft.escalate))
+        parts.append(_packet_html(draft.packet, show_why=not draft.escalate, quote=quote))
     parts.append(f"<p><small>{marker}</small></p>")
     tags, group = route(triage, draft, routing)
     return Note(html="\n".join(parts), marker=marker, tags=tags, group=group)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from phonenumbers import Leniency, PhoneNumberMatcher
@@ -318,21 +319,28 @@ def _without_overlaps(found: list[Span]) -> list[Span]:
     return sorted(kept, key=lambda s: s.start)
 
 
+def _whole_token(value: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w]){re.escape(value)}(?![\w])")
+
+
 _REMOVED = {"CARD": "[card number removed]", "SSN": "[SSN removed]", "SECRET": "[secret removed]"}
 
 
-def mask_secrets(text: str) -> str:
+def mask_secrets(text: str, known: Iterable[str] = ()) -> str:
     """`text` with card numbers, SSNs and labelled secrets replaced by "[card number removed]",
-    "[SSN removed]" and "[secret removed]"; everything else as it is.
+    "[SSN removed]" and "[secret removed]", and so is each of the `known` values (secrets found
+    elsewhere in the ticket, `Redactor.secret_values`) wherever it stands as a whole token;
+    everything else as it is.
 
     For text Deskhand writes into a note (a case summary quotes the customer): the note is a second
     copy inside the helpdesk, and these are the values nobody should have to scrub from it twice.
     Cheaper than `find_spans` (no phone, address or name matching), and a text without a digit or a
     secret label is returned at once.
     """
-    if not any(ch.isdigit() for ch in text) and not _PASSWORD.search(text):
+    found = [Span(m.start(), m.end(), "SECRET") for value in known for m in _whole_token(value).finditer(text)]
+    if not found and not any(ch.isdigit() for ch in text) and not _PASSWORD.search(text):
         return text
-    spans = _without_overlaps(_card_spans(text) + _ssn_spans(text) + _secret_spans(text))
+    spans = _without_overlaps(found + _card_spans(text) + _ssn_spans(text) + _secret_spans(text))
     for span in reversed(spans):
         text = text[: span.start] + _REMOVED[span.kind] + text[span.end :]
     return text
@@ -384,10 +392,21 @@ class Redactor:
                 self._secrets.add(text[s.start : s.end])
         learned = [(value, "SECRET") for value in self._secrets] + [(name, "NAME") for name in self._names]
         for value, kind in sorted(learned, key=lambda item: len(item[0]), reverse=True):
-            for m in re.finditer(rf"(?<![\w]){re.escape(value)}(?![\w])", text):
+            for m in _whole_token(value).finditer(text):
                 if all(m.end() <= k.start or m.start() >= k.end for k in spans):
                     spans.append(Span(m.start(), m.end(), kind))
         return sorted(spans, key=lambda s: s.start)
+
+    def learn(self, texts: Iterable[str]) -> None:
+        """Find the names and secrets of all of a ticket's `texts` first, so that a later `redact` also
+        catches a copy that comes before its label ("Cannot log in with Summer2024!" in the subject,
+        "my password is Summer2024!" in the message)."""
+        for text in texts:
+            self.spans(text)
+
+    def secret_values(self) -> frozenset[str]:
+        """The secrets found so far (for `mask_secrets`); never logged."""
+        return frozenset(self._secrets)
 
     def redact(self, text: str) -> str:
         """`text` with every detected personal datum replaced by its placeholder."""

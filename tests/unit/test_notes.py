@@ -157,6 +157,18 @@ def test_the_note_never_copies_a_card_number_ssn_or_secret_from_the_ticket():
             "password: [secret removed]”") in note.html
 
 
+def test_a_secret_repeated_without_its_label_is_masked_too_but_article_text_and_links_never_are():
+    thread = ticket(message(1, "Cannot log in with Summer2024! again."), message(2, "My password is Summer2024! and it fails."))
+    source = Passage(chunk_id="p#0", article_id="p", title="Reset the hub PIN", score=0.7, text="…",
+                     url="https://h/hc/articles/4408883489909-Reset-the-hub-PIN?pwd=guest")
+    d = Draft(body="After a reset, the hub PIN is 0000 again. [1]", citations=(source,),
+              summary="Customer writes: “Cannot log in with Summer2024! again.”")
+    html = render_note(thread, "m2", tri(role="summary_only"), d, ROUTING, "0.1.0").html
+    assert "Summer2024" not in html
+    assert "the hub PIN is 0000 again. [1]" in html
+    assert 'href="https://h/hc/articles/4408883489909-Reset-the-hub-PIN?pwd=guest"' in html
+
+
 def test_risk_flags_say_what_they_ask_of_the_agent_even_when_a_draft_is_allowed():
     flagged = Triage(category="billing", confidence=0.8, role="summary_only", urgency="urgent", sentiment="negative",
                      language="en", risks=("self_harm", "personal_data"))

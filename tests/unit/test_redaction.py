@@ -217,3 +217,10 @@ def test_via_as_an_english_preposition_is_not_an_address(text):
 )
 def test_italian_via_addresses_are_still_found(text, value):
     assert ("ADDRESS", value) in kinds(text)
+
+
+def test_learning_the_whole_ticket_first_catches_a_secret_before_its_label():
+    r = Redactor()
+    r.learn(["Cannot log in with Summer2024!", "My password is Summer2024!"])
+    assert r.redact("Cannot log in with Summer2024!") == "Cannot log in with [SECRET_1]"
+    assert r.secret_values() == {"Summer2024!"}
