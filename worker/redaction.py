@@ -154,11 +154,13 @@ _ADDRESSES = [
         r"|(?i:place)\s+(?:de la|de l'|du|des|de|d')\s*)"  # "place" alone is too common an English word
         rf"{_CAP}(?:\s+{_CAP}){{0,3}}(?:,?\s*(?:n[º°o.]\s*)?\d{{1,4}}[a-zA-Z]?(?!\d))?{_TAIL}"
     ),
-    # Via Roma 10, 00184 Roma · via dei Mille, 5. "via" is also an English preposition ("via Google Pay",
-    # "via Royal Mail"), so it needs a house number that ends the phrase ("via Apple Pay 3 times" is not one).
+    # Via Roma 10, 00184 Roma · via dei Mille, 5 · in via Po 3 entro venerdì. "via" is also an English
+    # preposition ("via Google Pay", "via Royal Mail"), so it needs a house number, and one that is not a
+    # count ("via Apple Pay 2 weeks ago", "via PayPal 3 times").
     re.compile(
         rf"\b(?i:via)\s+(?:(?i:del|della|dello|dei|degli|delle|di|d')\s*)?{_CAP}(?:\s+{_CAP}){{0,3}},?\s*(?:n[º°o.]\s*)?"
-        rf"\d{{1,4}}[a-zA-Z]?(?:/\w{{1,3}})?(?=[ \t]*(?:[,.;:!?)\n]|\d{{5}}\b|$)){_TAIL}"
+        rf"\d{{1,4}}[a-zA-Z]?(?:/\w{{1,3}})?(?![ \t]*(?:(?i:x\b|times?|weeks?|days?|months?|years?|hours?|minutes?|"
+        rf"mins?|ago|euros?|dollars?|pounds?|items?|orders?|payments?|%)))\b{_TAIL}"
     ),
     # P.O. Box 1234 · PO Box 77
     re.compile(rf"\bP\.?\s?O\.?\s+Box\s+\d{{1,6}}{_TAIL}", re.I),
@@ -212,10 +214,20 @@ def _phone_spans(text: str) -> list[Span]:
     return spans
 
 
+# Numbers an agent needs, which share the SSN's 3-2-4 shape: "my order number is 123-45-6789".
+_NOT_SSN_BEFORE = re.compile(
+    r"(?:order|tracking|invoice|ticket|case|reference|ref|item|sku|serial|model|part|rma|account|acct|policy|customer|"
+    r"member|membership|contract|claim|booking|confirmation|transaction|subscription)\W{0,3}(?:no\.?|number|num|id|#)?"
+    r"\W{0,3}(?:(?:is|was|:)\W{0,3})?$",
+    re.I,
+)
+
+
 def _ssn_spans(text: str) -> list[Span]:
     spans = [Span(m.start("value"), m.end("value"), "SSN") for m in _SSN_LABELLED.finditer(text)]
     for m in _SSN_BARE.finditer(text):
-        if not _NOT_PHONE_BEFORE.search(text[max(0, m.start() - 24) : m.start()]):  # the same order/reference words
+        before = text[max(0, m.start() - 32) : m.start()]
+        if not _NOT_PHONE_BEFORE.search(before) and not _NOT_SSN_BEFORE.search(before):
             spans.append(Span(m.start(), m.end(), "SSN"))
     return spans
 

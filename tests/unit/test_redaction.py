@@ -224,3 +224,27 @@ def test_learning_the_whole_ticket_first_catches_a_secret_before_its_label():
     r.learn(["Cannot log in with Summer2024!", "My password is Summer2024!"])
     assert r.redact("Cannot log in with Summer2024!") == "Cannot log in with [SECRET_1]"
     assert r.secret_values() == {"Summer2024!"}
+
+
+@pytest.mark.parametrize(
+    "text, address",
+    [
+        ("Abito in via Roma 10 a Milano.", "via Roma 10"),
+        ("Consegna in Via Po 3 entro venerdì", "Via Po 3"),
+        ("please deliver to Via Torino 55 tomorrow", "Via Torino 55"),
+        ("via Roma, 10 - 20121 Milano", "via Roma, 10"),
+    ],
+)
+def test_an_italian_address_in_running_text_is_found(text, address):
+    assert [(text[s.start : s.end], s.kind) for s in find_spans(text)] == [(address, "ADDRESS")]
+
+
+@pytest.mark.parametrize("text", ["I paid via Apple Pay 2 weeks ago.", "It was sent via PayPal 3 times.", "paid via Google Pay 40 euros"])
+def test_via_followed_by_a_count_is_no_address(text):
+    assert find_spans(text) == []
+
+
+@pytest.mark.parametrize("text", ["My order number is 123-45-6789", "Account number 123-45-6789", "Policy number: 123-45-6789",
+                                  "Customer ID 123-45-6789", "Part 512-34-5678", "RMA 123-45-6789"])
+def test_a_reference_number_shaped_like_an_ssn_is_not_taken_for_one(text):
+    assert all(span.kind != "SSN" for span in find_spans(text))
