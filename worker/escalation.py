@@ -23,7 +23,7 @@ RISK_WHY = {
     "self_harm": "the customer may be at risk: follow the wellbeing procedure now, before the request itself",
     "product_safety": "a possible safety hazard (sparks, fire, smoke, shock): follow the product-safety procedure; no troubleshooting steps",
     "prompt_injection": "the ticket tries to instruct Deskhand: those sentences were ignored for triage and drafting",
-    "personal_data": "the ticket contains personal data (card, IBAN, ID or contact numbers): handle it per the data policy",
+    "personal_data": "the ticket contains personal data (card, IBAN, ID or contact numbers, a password or code): handle it per the data policy",
 }
 
 _GREETING_OR_THANKS = re.compile(

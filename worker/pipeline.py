@@ -102,13 +102,15 @@ def should_process(ticket: Ticket) -> tuple[Message | None, str]:
 # Sentence-level work (questions, "already tried", the case summary) grows with the text: a 770 KB paste
 # held the only worker for over two minutes. The note says when a message was cut.
 MAX_MESSAGE_CHARS = 20_000
+MAX_SUBJECT_CHARS = 1_000  # a subject line, not a second message
 
 
 def within_reading_limit(ticket: Ticket, max_chars: int = MAX_MESSAGE_CHARS) -> tuple[Ticket, str]:
     """(`ticket` with every message body longer than `max_chars` cut at the last whitespace before it,
     the note's remark saying so, or "" when nothing was cut)."""
     long = [len(m.body) for m in ticket.messages if len(m.body) > max_chars]
-    if not long:
+    subject_cut = len(ticket.subject) > MAX_SUBJECT_CHARS
+    if not long and not subject_cut:
         return ticket, ""
 
     def cut(body: str) -> str:
@@ -118,9 +120,10 @@ def within_reading_limit(ticket: Ticket, max_chars: int = MAX_MESSAGE_CHARS) -> 
 
     messages = tuple(replace(m, body=cut(m.body)) if len(m.body) > max_chars else m for m in ticket.messages)
     which = "a message" if len(long) == 1 else f"{len(long)} messages"
-    remark = (f"Message cut: Deskhand read only the first {max_chars:,} characters of {which} "
-              f"({max(long):,} in all); read the rest in the ticket.")
-    return replace(ticket, messages=messages), remark
+    read = [f"the first {max_chars:,} characters of {which} (the longest has {max(long):,})"] if long else []
+    read += [f"the first {MAX_SUBJECT_CHARS:,} of the subject's {len(ticket.subject):,} characters"] if subject_cut else []
+    remark = f"Message cut: Deskhand read only {' and '.join(read)}; read the rest in the ticket."
+    return replace(ticket, subject=ticket.subject[:MAX_SUBJECT_CHARS], messages=messages), remark
 
 
 def analyze(ticket: Ticket, message: Message, p: Pipeline, timings: dict[str, float] | None = None) -> Analysis:

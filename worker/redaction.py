@@ -331,6 +331,12 @@ def _without_overlaps(found: list[Span]) -> list[Span]:
     return sorted(kept, key=lambda s: s.start)
 
 
+def secret_kinds(text: str) -> tuple[str, ...]:
+    """"ssn" and/or "secret" when `text` holds a US Social Security number or a labelled secret (a
+    password, PIN, card security code or one-time code): for the personal_data risk flag."""
+    return tuple(kind for kind, spans in (("ssn", _ssn_spans(text)), ("secret", _secret_spans(text))) if spans)
+
+
 def _whole_token(value: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w]){re.escape(value)}(?![\w])")
 

@@ -34,6 +34,7 @@ from worker.classifier import Classifier, ClassifierParams
 from worker.config import RISK_FLAGS, URGENCIES, TriageConfig
 from worker.language import detect_language, locale_language
 from worker.models import ROLES, UNKNOWN, Role, Triage
+from worker.redaction import secret_kinds
 
 log = structlog.get_logger(__name__)
 
@@ -667,7 +668,8 @@ def _luhn(digits: str) -> bool:
 
 
 def personal_data(text: str) -> tuple[str, ...]:
-    """Kinds of personal data in `text` (never the values): email, phone, card_number, iban, id_document."""
+    """Kinds of personal data in `text` (never the values): email, phone, card_number, iban, id_document,
+    ssn, secret (a labelled password, PIN or code; `worker.redaction.secret_kinds`)."""
     kinds = []
     if _EMAIL.search(text):
         kinds.append("email")
@@ -681,6 +683,8 @@ def personal_data(text: str) -> tuple[str, ...]:
         kinds.append("phone")
     if _ID_WORDS.search(text):
         kinds.append("id_document")
+    # the redactor's own patterns, so the flag and the redaction agree
+    kinds += [kind for kind in secret_kinds(text) if not (kind == "ssn" and "id_document" in kinds)]
     return tuple(kinds)
 
 

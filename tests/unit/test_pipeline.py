@@ -235,7 +235,10 @@ def test_a_huge_message_is_read_up_to_the_limit_and_the_note_says_so(tmp_path):
     assert len(capped.messages[0].body) <= MAX_MESSAGE_CHARS and capped.messages[0].body.endswith(("lorem", "ipsum"))
     assert capped.messages[1] is t.messages[1]
     assert remark == (f"Message cut: Deskhand read only the first {MAX_MESSAGE_CHARS:,} characters of a message "
-                      f"({len(body):,} in all); read the rest in the ticket.")
+                      f"(the longest has {len(body):,}); read the rest in the ticket.")
+    long_subject, subject_remark = within_reading_limit(ticket(message(1, "short"), subject="s" * 5000))
+    assert len(long_subject.subject) == 1000 and subject_remark == (
+        "Message cut: Deskhand read only the first 1,000 of the subject's 5,000 characters; read the rest in the ticket.")
     assert within_reading_limit(ticket(message(1, "short"))) == (ticket(message(1, "short")), "")
     a = analyze(t, t.messages[0], pipeline(FakeHelpdesk(t), tmp_path))
     assert a.triage.category == "shipping" and remark in a.draft.remarks and "Message cut:" in a.note.html

@@ -527,3 +527,12 @@ def test_a_bad_unlabelled_export_is_a_plain_error(tmp_path):
     many = tmp_path / "many.txt"
     many.write_text("".join(f"message number {i}\n" for i in range(50)), encoding="utf-8")
     assert load_unlabeled(many, limit=10) == tuple(f"message number {i}" for i in range(10))
+
+
+def test_a_password_or_ssn_in_the_ticket_raises_personal_data():
+    from worker.triage import detect_risks, personal_data
+
+    assert personal_data("I cannot log in. My password is Summer2024! please check.") == ("secret",)
+    assert "ssn" in personal_data("Please update my details, my SSN is 123-45-6789.")
+    assert detect_risks("My password is Summer2024!") == ("personal_data",)
+    assert personal_data("The password reset mail never came.") == ()
