@@ -54,9 +54,10 @@ RiskFlag = Literal[
 RISK_FLAGS: tuple[str, ...] = get_args(RiskFlag)
 
 
-# One-character texts: a pattern that matches one of them (or the empty text) matches nearly every ticket.
-# '' catches '', 'a*' and '(x)?'; the others catch zero-width patterns ('\b') and one-character ones ('.', '\w').
-_TRIVIAL_TEXTS = ("", " ", "\n", ".", ",", "!", "?", *"abcdefghijklmnopqrstuvwxyz0123456789")
+# Texts of one or two characters: a pattern that matches one of them (or the empty text) matches nearly
+# every ticket. '' catches '', 'a*' and '(x)?'; the others catch zero-width patterns ('\b'), one-character
+# ones ('.', '\w') and two-character ones ('..', '\w\w', '\w{2,}', '\d\d').
+_TRIVIAL_TEXTS = ("", " ", "\n", ".", ",", "!", "?", *"abcdefghijklmnopqrstuvwxyz0123456789", "zq", "77")
 
 
 def _check_pattern(rx: str) -> str:
@@ -78,7 +79,8 @@ def _check_pattern(rx: str) -> str:
                 f"pattern {rx!r} matches every ticket: it matches empty text "
                 "(a pattern whose parts are all optional, such as 'x*', 'x?' or '(x)?', needs no text at all)"
             )
-        raise ValueError(f"pattern {rx!r} matches every ticket: it matches the single character {text!r}")
+        what = "the single character" if len(text) == 1 else "the two characters"
+        raise ValueError(f"pattern {rx!r} matches every ticket: it matches {what} {text!r}")
     return rx
 
 

@@ -396,6 +396,8 @@ def test_self_harm_is_checked_in_code_built_configs_too():
     (r"'\b'", "it matches the single character 'a'"),
     ("'.'", "it matches the single character ' '"),
     (r"'\w+'", "it matches the single character 'a'"),
+    ("'..'", "it matches the two characters 'zq'"),
+    (r"'\d\d'", "it matches the two characters '77'"),
 ])
 def test_a_pattern_that_matches_every_ticket_is_an_error_at_its_line(tmp_path, pattern, problem):
     bad = TRIAGE.replace("    role: summary_only\n", f"    role: summary_only\n    patterns:\n      - '\\bRMA-\\d{{6}}\\b'\n      - {pattern}\n")
