@@ -47,15 +47,27 @@ def load_json_object(body: bytes) -> dict[str, Any]:
     """Parse a webhook body that must be a JSON object.
 
     Raises `MalformedPayload("body is not valid JSON")` for bytes that are not JSON (or not UTF-8),
-    `MalformedPayload("body is not a JSON object")` for any other JSON value (list, string, number…).
+    `MalformedPayload("body is not a JSON object")` for any other JSON value (list, string, number…),
+    and `MalformedPayload("duplicate key …")` when an object holds a key twice
+    (`{"ticket_id": "1002", "ticket_id": "1003"}`): `json.loads` would keep the last silently, and
+    which ticket is meant is anyone's guess.
     """
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, object_pairs_hook=_unique_keys)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise MalformedPayload("body is not valid JSON") from exc
     if not isinstance(payload, dict):
         raise MalformedPayload("body is not a JSON object")
     return payload
+
+
+def _unique_keys(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _value in items:
+        if key in seen:
+            raise MalformedPayload(f"duplicate key {key!r} in a JSON object: which value is meant is ambiguous; send each key once")
+        seen.add(key)
+    return dict(items)
 
 
 def is_placeholder(text: str) -> bool:

@@ -16,7 +16,6 @@ broker takes connections, else 503 (readiness: what a load balancer should route
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Callable
 
@@ -32,26 +31,6 @@ log = structlog.get_logger(__name__)
 
 Enqueue = Callable[[TicketEvent], str]
 Ready = Callable[[], None]  # raises when the broker cannot take jobs
-
-
-def refuse_duplicate_keys(body: bytes) -> None:
-    """Raise MalformedPayload when an object of the JSON `body` holds a key twice
-    (`{"ticket_id": "1002", "ticket_id": "1003"}`): `json.loads` would keep the last silently, and which
-    ticket is meant is anyone's guess. A body that is not JSON passes: the vendor's parser judges it
-    (Freshdesk's unescaped placeholders can break the JSON, and its parser recovers the ticket id)."""
-
-    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
-        seen: set[str] = set()
-        for key, _value in items:
-            if key in seen:
-                raise MalformedPayload(f"duplicate key {key!r} in a JSON object: which value is meant is ambiguous; send each key once")
-            seen.add(key)
-        return dict(items)
-
-    try:
-        json.loads(body, object_pairs_hook=pairs)
-    except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError is a ValueError), or absurdly deep
-        pass
 
 
 def make_enqueue(celery_app) -> Enqueue:
@@ -140,7 +119,6 @@ def create_app(
             bound.warning("webhook_rejected", reason=str(exc))
             return jsonify(error="invalid request"), 401
         try:
-            refuse_duplicate_keys(body)
             event = parse(body)
         except MalformedPayload as exc:
             bound.warning("webhook_malformed", reason=str(exc))
