@@ -60,16 +60,22 @@ RISK_FLAGS: tuple[str, ...] = get_args(RiskFlag)
 _TRIVIAL_TEXTS = ("", " ", "\n", ".", ",", "!", "?", *"abcdefghijklmnopqrstuvwxyz0123456789", "zq", "77")
 
 
+# How triage runs ops' keywords and patterns (worker/triage.py `Taxonomy.build`, `rule_match`): defined
+# here so the config check compiles and times them exactly as triage does.
+RULE_FLAGS = regex.I | regex.V0
+RULE_TIMEOUT_S = 0.05  # a search slower than this counts as no match (and is logged)
+
+
 def _check_pattern(rx: str) -> str:
     """A category pattern must compile with the `regex` module and flags triage matches it with
     (worker/triage.py `Taxonomy.build`), and must need some real text to match."""
     try:
-        compiled = regex.compile(rx, regex.I | regex.V0)
+        compiled = regex.compile(rx, RULE_FLAGS)
     except regex.error as exc:
         raise ValueError(f"pattern {rx!r} is not a valid regular expression: {exc}") from exc
     for text in _TRIVIAL_TEXTS:
         try:
-            found = compiled.search(text, timeout=0.05)  # triage's RULE_TIMEOUT_S
+            found = compiled.search(text, timeout=RULE_TIMEOUT_S)
         except TimeoutError:  # so slow on one character that it cannot match every ticket in time either
             continue
         if found is None:

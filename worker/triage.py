@@ -31,7 +31,7 @@ import structlog
 from integrations.base import Ticket
 from worker.classifier import VERSION as CLASSIFIER_VERSION
 from worker.classifier import Classifier, ClassifierParams
-from worker.config import RISK_FLAGS, URGENCIES, TriageConfig
+from worker.config import RISK_FLAGS, RULE_FLAGS, RULE_TIMEOUT_S, URGENCIES, TriageConfig
 from worker.language import detect_language, locale_language
 from worker.models import ROLES, UNKNOWN, Role, Triage
 from worker.redaction import secret_kinds
@@ -40,8 +40,8 @@ log = structlog.get_logger(__name__)
 
 # Ops' keywords and patterns run through the `regex` module, whose search takes a timeout: a pattern
 # that backtracks catastrophically ("(a|aa)+$" on a long run of a's) is skipped for that ticket, with
-# a warning, instead of freezing the worker (Python's `re` cannot be interrupted).
-RULE_TIMEOUT_S = 0.05
+# a warning, instead of freezing the worker (Python's `re` cannot be interrupted). RULE_FLAGS and
+# RULE_TIMEOUT_S live in worker.config, whose check compiles and times the patterns the same way.
 
 
 class Embeds(Protocol):
@@ -249,9 +249,9 @@ class Taxonomy:
         rules = []
         for name, cat in config.categories.items():
             for kw in cat.keywords:
-                rules.append((name, f"keyword '{kw}'", regex.compile(_phrase_regex(kw), regex.I | regex.V0)))
+                rules.append((name, f"keyword '{kw}'", regex.compile(_phrase_regex(kw), RULE_FLAGS)))
             for rx in cat.patterns:
-                rules.append((name, f"pattern '{rx}'", regex.compile(rx, regex.I | regex.V0)))
+                rules.append((name, f"pattern '{rx}'", regex.compile(rx, RULE_FLAGS)))
         return cls(config=config, classifier=clf, key=key, rules=tuple(rules), embedder=embedder)
 
     def predict(self, text: str, query_vec: np.ndarray) -> Prediction:
