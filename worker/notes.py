@@ -18,7 +18,7 @@ from worker.config import RoutingConfig
 from worker.drafting import LIST_CUT_PREFIX, NOT_IN_DRAFT_PREFIX, PROCEDURE_PREFIX, UNANSWERED_PREFIX
 from worker.escalation import RISK_WHY
 from worker.models import UNKNOWN, Draft, EscalationPacket, Note, Triage
-from worker.redaction import Redactor, mask_secrets
+from worker.redaction import labelled_secrets, mask_secrets
 
 MARKER_RE = re.compile(r"deskhand:v1 ticket=(?P<ticket>\S+) message=(?P<message>\S+) pipeline=(?P<pipeline>[\w.+-]+)")
 
@@ -42,9 +42,7 @@ def _quoting(ticket: Ticket) -> Callable[[str], str]:
     card numbers, SSNs and secrets are masked (`mask_secrets`), also where the customer repeats a
     secret without its label, since the note must not be one more copy of them to scrub. Article
     text and links are never masked."""
-    redactor = Redactor()
-    redactor.learn([ticket.subject, *(m.body for m in ticket.messages)])
-    known = redactor.secret_values()
+    known = labelled_secrets([ticket.subject, *(m.body for m in ticket.messages)])
     return lambda text: _esc(mask_secrets(text, known))
 
 

@@ -331,6 +331,11 @@ def _without_overlaps(found: list[Span]) -> list[Span]:
     return sorted(kept, key=lambda s: s.start)
 
 
+def labelled_secrets(texts: Iterable[str]) -> frozenset[str]:
+    """The secret values behind a label anywhere in `texts` (for `mask_secrets`'s `known`); never logged."""
+    return frozenset(text[s.start : s.end] for text in texts for s in _secret_spans(text))
+
+
 def secret_kinds(text: str) -> tuple[str, ...]:
     """"ssn" and/or "secret" when `text` holds a US Social Security number or a labelled secret (a
     password, PIN, card security code or one-time code): for the personal_data risk flag."""
@@ -347,7 +352,7 @@ _REMOVED = {"CARD": "[card number removed]", "SSN": "[SSN removed]", "SECRET": "
 def mask_secrets(text: str, known: Iterable[str] = ()) -> str:
     """`text` with card numbers, SSNs and labelled secrets replaced by "[card number removed]",
     "[SSN removed]" and "[secret removed]", and so is each of the `known` values (secrets found
-    elsewhere in the ticket, `Redactor.secret_values`) wherever it stands as a whole token;
+    elsewhere in the ticket, `labelled_secrets`) wherever it stands as a whole token;
     everything else as it is.
 
     For text Deskhand writes into a note (a case summary quotes the customer): the note is a second
@@ -421,10 +426,6 @@ class Redactor:
         "my password is Summer2024!" in the message)."""
         for text in texts:
             self.spans(text)
-
-    def secret_values(self) -> frozenset[str]:
-        """The secrets found so far (for `mask_secrets`); never logged."""
-        return frozenset(self._secrets)
 
     def redact(self, text: str) -> str:
         """`text` with every detected personal datum replaced by its placeholder."""
