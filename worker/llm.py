@@ -38,7 +38,7 @@ log = structlog.get_logger(__name__)
 CHARS_PER_TOKEN = 3.5  # a conservative estimate (English is ~4); real usage is charged when the server reports it
 MAX_SENTENCES = 8
 MAX_THREAD_MESSAGES = 8  # the latest public messages sent for a draft
-MAX_MESSAGE_CHARS = 2000
+LLM_MESSAGE_CHARS = 2000  # of each message sent to the LLM (Deskhand itself reads up to pipeline.MAX_MESSAGE_CHARS)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -279,11 +279,11 @@ class LLMDrafter:
         public: list[Message] = [m for m in ticket.messages if m.public]
         if limit is not None:
             public = public[-limit:]
-        redactor.learn([ticket.subject, *(m.body[:MAX_MESSAGE_CHARS] for m in public)])
+        redactor.learn([ticket.subject, *(m.body[:LLM_MESSAGE_CHARS] for m in public)])
         return {
             "subject": redactor.redact(ticket.subject),
             "messages": [
-                {"from": "customer" if m.author_role == "requester" else "agent", "text": redactor.redact(m.body[:MAX_MESSAGE_CHARS])}
+                {"from": "customer" if m.author_role == "requester" else "agent", "text": redactor.redact(m.body[:LLM_MESSAGE_CHARS])}
                 for m in public
             ],
         }

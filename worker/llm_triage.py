@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field, create_model
 
 from integrations.base import Ticket
 from worker.config import TriageConfig
-from worker.llm import MAX_MESSAGE_CHARS, LLMFailure, TokenBudget, estimate_tokens, plain_words
+from worker.llm import LLM_MESSAGE_CHARS, LLMFailure, TokenBudget, estimate_tokens, plain_words
 from worker.models import UNKNOWN
 from worker.redaction import Redactor
 from worker.triage import CategoryChooser
@@ -143,7 +143,7 @@ class LLMTriager:
 
     def _ask(self, text: str, config: TriageConfig, budget: TokenBudget, ticket_id: int | None) -> Any:
         redactor = Redactor()
-        message = redactor.redact(text[:MAX_MESSAGE_CHARS])
+        message = redactor.redact(text[:LLM_MESSAGE_CHARS])
         nonce = secrets.token_hex(6)
         system = TRIAGE_SYSTEM.format(nonce=nonce)
         user = (
